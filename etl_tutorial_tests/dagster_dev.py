@@ -1,0 +1,182 @@
+"""`dagster dev` in a temporary instance, driven the way the web UI drives it: through the
+webserver's GraphQL endpoint. Used by the end-to-end tests and by the benchmark."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from etl_tutorial.sources import PROJECT_DIR
+
+BIN = Path(sys.executable).parent
+
+LAUNCH_BACKFILL = """
+mutation LaunchBackfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+    ... on UnauthorizedError { message }
+  }
+}
+"""
+
+BACKFILL_STATUS = """
+query BackfillStatus($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    __typename
+    ... on PartitionBackfill { status runs { id status } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+LOCATION_STATUS = """
+query { workspaceOrError { ... on Workspace { locationEntries { name loadStatus
+  locationOrLoadError { __typename ... on PythonError { message } } } } } }
+"""
+
+FINISHED_BACKFILL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class DagsterDev:
+    url: str
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        request = urllib.request.Request(
+            f"{self.url}/graphql", body, {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            payload = json.load(response)
+        if payload.get("errors"):
+            raise RuntimeError(f"GraphQL errors: {payload['errors']}")
+        return payload["data"]
+
+    def materialize(self, selection: Sequence[str], timeout: float = 300) -> None:
+        """Materializes unpartitioned assets as a run recorded in this instance, so the UI and
+        the backfill daemon see them."""
+        subprocess.run(
+            [BIN / "dagster", "asset", "materialize", "-m", "etl_tutorial.definitions"]
+            + ["--select", ",".join(selection)],
+            env=self.env,
+            cwd=PROJECT_DIR,
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+        )
+
+    def launch_backfill(self, asset_names: Sequence[str]) -> str:
+        """What the asset page's Materialize dialog sends for "All" partitions."""
+        params = {
+            "assetSelection": [{"path": [name]} for name in asset_names],
+            "allPartitions": True,
+        }
+        result = self.graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+        if result["__typename"] != "LaunchBackfillSuccess":
+            raise RuntimeError(f"backfill not launched: {result}")
+        return result["backfillId"]
+
+    def wait_for_backfill(self, backfill_id: str, timeout: float) -> dict:
+        """Polls until the backfill ends; returns its status and runs."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            backfill = self.graphql(BACKFILL_STATUS, {"id": backfill_id})
+            backfill = backfill["partitionBackfillOrError"]
+            if backfill["__typename"] != "PartitionBackfill":
+                raise RuntimeError(f"backfill {backfill_id}: {backfill}")
+            if backfill["status"] in FINISHED_BACKFILL and all(
+                run["status"] in {"SUCCESS", "FAILURE", "CANCELED"} for run in backfill["runs"]
+            ):
+                return backfill
+            time.sleep(1)
+        raise TimeoutError(f"backfill {backfill_id} still running after {timeout:.0f} s")
+
+    def _wait_until_loaded(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"dagster dev exited early:\n{self.log.read_text()[-3000:]}")
+            try:
+                entries = self.graphql(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
+            except (urllib.error.URLError, ConnectionError, RuntimeError):
+                entries = []
+            if entries and all(entry["loadStatus"] == "LOADED" for entry in entries):
+                errors = [e["locationOrLoadError"] for e in entries]
+                if any(error["__typename"] == "PythonError" for error in errors):
+                    raise RuntimeError(f"code location failed to load: {errors}")
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"dagster dev not ready after {timeout:.0f} s")
+
+
+@contextmanager
+def dagster_dev(
+    home: Path, database: Path, csv_dir: Path, *, timeout: float = 120
+) -> Iterator[DagsterDev]:
+    """Starts `dagster dev` (webserver and daemon) on a free loopback port with its own
+    DAGSTER_HOME holding the project's dagster.yaml, and always stops its whole process group."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PROJECT_DIR / "dagster.yaml", home / "dagster.yaml")
+    port = free_port()
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "DUCKDB_DATABASE": str(database),
+        "SALES_CSV_DIR": str(csv_dir),
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    log = home / "dagster_dev.log"
+    with log.open("w") as log_file:
+        process = subprocess.Popen(
+            [BIN / "dagster", "dev", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            # Its own process group, so the webserver, daemon and code servers stop together.
+            start_new_session=True,
+        )
+    server = DagsterDev(url=f"http://127.0.0.1:{port}", env=env, log=log, process=process)
+    try:
+        server._wait_until_loaded(timeout)
+        yield server
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        pass
+    except ProcessLookupError:
+        return
+    try:
+        # Whatever ignored SIGTERM, or outlived its parent, goes too.
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=10)

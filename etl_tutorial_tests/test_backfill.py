@@ -1,0 +1,127 @@
+"""Backfills as a user launches them: through `dagster dev`, its daemon and its webserver."""
+
+import re
+import shutil
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from etl_tutorial.sources import DATA_DIR
+from etl_tutorial_tests import expected
+from etl_tutorial_tests.conftest import UNPARTITIONED
+from etl_tutorial_tests.dagster_dev import DagsterDev, dagster_dev
+
+pytestmark = pytest.mark.slow
+
+PARTITIONED = ["monthly_sales_performance", "product_performance"]
+SCREENSHOTS = Path(__file__).parent / "artifacts"
+BACKFILL_TIMEOUT = 300
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> DagsterDev:
+    home = tmp_path_factory.mktemp("dagster_home")
+    with dagster_dev(home, database=home / "sales.duckdb", csv_dir=DATA_DIR) as server:
+        server.materialize(UNPARTITIONED)
+        yield server
+
+
+def _tables(server: DagsterDev) -> tuple[set, set]:
+    with duckdb.connect(server.env["DUCKDB_DATABASE"], read_only=True) as conn:
+        monthly = conn.execute("select * from monthly_sales_performance").fetchall()
+        by_category = conn.execute("select * from product_performance").fetchall()
+    assert len(monthly) == len(set(monthly)) and len(by_category) == len(set(by_category))
+    return set(monthly), set(by_category)
+
+
+def _no_lock_errors(server: DagsterDev) -> None:
+    home = Path(server.env["DAGSTER_HOME"])
+    for path in home.rglob("*"):
+        if path.is_file() and path.suffix != ".duckdb":
+            assert b"Could not set lock on file" not in path.read_bytes(), path
+
+
+def test_backfill_of_all_partitions_runs_once_per_asset_and_writes_correct_totals(server):
+    backfill_id = server.launch_backfill(PARTITIONED)
+    backfill = server.wait_for_backfill(backfill_id, timeout=BACKFILL_TIMEOUT)
+
+    assert backfill["status"] == "COMPLETED_SUCCESS", backfill
+    assert 1 <= len(backfill["runs"]) <= 2
+    assert {run["status"] for run in backfill["runs"]} == {"SUCCESS"}
+    assert _tables(server) == (
+        expected.monthly_sales_performance(DATA_DIR),
+        expected.product_performance(DATA_DIR),
+    )
+    _no_lock_errors(server)
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.skip(
+            "chromium is not on PATH: install Debian's chromium package "
+            "(.ci/run does) to run the browser test"
+        )
+    return path
+
+
+def test_backfill_launched_from_the_asset_page_succeeds(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    chromium = _chromium()
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                # Keep Chromium from calling home: this machine has no network.
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-quic",
+            ],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            # The UI asks once per instance to join the community; dismiss it if it shows.
+            page.add_locator_handler(
+                page.get_by_text("Join the Dagster community"),
+                lambda: page.get_by_role("button", name="Skip").click(),
+            )
+            page.goto(f"{server.url}/assets/monthly_sales_performance")
+            page.get_by_role("button", name="Materialize…").click()
+            dialog = page.get_by_role("dialog")
+            # The dialog opens on the last 90 days; a full backfill needs every month.
+            dialog.get_by_text("Show all partitions").click()
+            dialog.get_by_role("button", name="All", exact=True).click()
+            expect(dialog.get_by_text("Backfills all partitions in a single run.")).to_be_visible()
+            dialog.get_by_role("button", name="Launch backfill").click()
+
+            toast = page.get_by_text("Created backfill")
+            expect(toast).to_be_visible(timeout=30_000)
+            backfill_id = toast.inner_text().split()[-1]
+            page.goto(f"{server.url}/runs/b/{backfill_id}")
+            # The backfill page shows progress per asset; reload until it reaches 100%.
+            completed = page.get_by_text("100% completed")
+            deadline = time.monotonic() + BACKFILL_TIMEOUT
+            while not completed.is_visible() and time.monotonic() < deadline:
+                page.wait_for_timeout(2000)
+                page.reload()
+                page.get_by_text("Partition selection").wait_for()
+            page.screenshot(path=SCREENSHOTS / "backfill_from_asset_page.png")
+            expect(completed).to_be_visible()
+            expect(page.locator("body")).to_contain_text(re.compile(r"Status\s*Succeeded"))
+        finally:
+            browser.close()
+
+    backfill = server.wait_for_backfill(backfill_id, timeout=60)
+    assert backfill["status"] == "COMPLETED_SUCCESS"
+    assert len(backfill["runs"]) == 1
+    monthly, _ = _tables(server)
+    assert monthly == expected.monthly_sales_performance(DATA_DIR)
+    _no_lock_errors(server)
