@@ -65,16 +65,9 @@ def replace_table_from_csv(
     """
     columns = CSV_COLUMNS[table]
     _check_header(path, list(columns))
-    # Column names and types are this module's own constants; the path is a parameter.
-    column_types = ", ".join(f"'{name}': '{sql_type}'" for name, sql_type in columns.items())
     try:
         with transaction(conn):
-            conn.execute(
-                f"create or replace table {table} as "  # noqa: S608
-                f"select * from read_csv(?, header = true, auto_detect = false, "
-                f"columns = {{{column_types}}})",
-                [str(path)],
-            )
+            conn.execute(create_table_from_csv_sql(table), [str(path)])
             (row_count,) = conn.execute(f"select count(*) from {table}").fetchone()  # noqa: S608
             if row_count == 0:
                 raise dg.Failure(
@@ -87,6 +80,21 @@ def replace_table_from_csv(
             metadata={"file": str(path), "duckdb_error": str(error)},
         ) from error
     return table_metadata(conn, table, order_by=next(iter(columns)))
+
+
+def create_table_from_csv_sql(table: str) -> str:
+    """`create or replace table` from `read_csv(?)` with the table's explicit column types.
+
+    Column names and types are this module's own constants; the path is the one parameter.
+    """
+    column_types = ", ".join(
+        f"'{name}': '{sql_type}'" for name, sql_type in CSV_COLUMNS[table].items()
+    )
+    return (
+        f"create or replace table {table} as "  # noqa: S608
+        "select * from read_csv(?, header = true, auto_detect = false, "
+        f"columns = {{{column_types}}})"
+    )
 
 
 def _check_header(path: Path, expected: list[str]) -> None:
