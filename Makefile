@@ -17,7 +17,7 @@ test: $(STAMP)
 	pytest
 
 bench: $(STAMP)
-	python benchmarks/bench.py
+	python -m benchmarks.bench $(BENCH_ARGS)
 
 install: $(STAMP)
 

@@ -133,10 +133,17 @@ class DagsterDev:
 
 @contextmanager
 def dagster_dev(
-    home: Path, database: Path, csv_dir: Path, *, timeout: float = 120
+    home: Path,
+    database: Path,
+    csv_dir: Path,
+    *,
+    module: str | None = None,
+    timeout: float = 120,
 ) -> Iterator[DagsterDev]:
     """Starts `dagster dev` (webserver and daemon) on a free loopback port with its own
-    DAGSTER_HOME holding the project's dagster.yaml, and always stops its whole process group."""
+    DAGSTER_HOME holding the project's dagster.yaml, and always stops its whole process group.
+
+    It loads workspace.yaml, or `module` if one is given."""
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(PROJECT_DIR / "dagster.yaml", home / "dagster.yaml")
     port = free_port()
@@ -150,7 +157,8 @@ def dagster_dev(
     log = home / "dagster_dev.log"
     with log.open("w") as log_file:
         process = subprocess.Popen(
-            [BIN / "dagster", "dev", "--host", "127.0.0.1", "--port", str(port)],
+            [BIN / "dagster", "dev", "--host", "127.0.0.1", "--port", str(port)]
+            + (["-m", module] if module else []),
             cwd=PROJECT_DIR,
             env=env,
             stdout=log_file,

@@ -1,0 +1,88 @@
+"""What the benchmark times, each run in a fresh child process so that its peak memory is its own:
+
+    python -m benchmarks.workloads pipeline|floor CSV_DIR DATABASE
+
+prints one JSON object of timings in seconds.
+"""
+
+import json
+import sys
+import time
+import warnings
+from datetime import date
+
+import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+from etl_tutorial import queries
+from etl_tutorial.definitions import defs, monthly_partition, product_category_partition
+from etl_tutorial.sources import CSV_COLUMNS, CsvFolder, create_table_from_csv_sql
+
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+
+ONE_MONTH = "2024-06-01"
+
+
+def pipeline(csv_dir: str, database: str) -> dict[str, float]:
+    """Every asset and check in-process with dg.materialize, each partitioned asset as one
+    range run; then a rebuild of joined_data against one monthly partition."""
+    resources = {
+        "duckdb": DuckDBResource(database=database),
+        "csv_folder": CsvFolder(path=csv_dir),
+    }
+    assets = list(defs.assets) + list(defs.asset_checks)
+
+    def run(selection, **kwargs) -> dg.ExecuteInProcessResult:
+        return dg.materialize(assets, selection=selection, resources=resources, **kwargs)
+
+    def all_partitions(partitions_def) -> dict[str, str]:
+        keys = partitions_def.get_partition_keys()
+        return {
+            "dagster/asset_partition_range_start": keys[0],
+            "dagster/asset_partition_range_end": keys[-1],
+        }
+
+    start = time.perf_counter()
+    run(["products", "sales_reps", "sales_data", "joined_data"])
+    run(["monthly_sales_performance"], tags=all_partitions(monthly_partition))
+    run(["product_performance"], tags=all_partitions(product_category_partition))
+    full = time.perf_counter() - start
+
+    joined = run(dg.AssetSelection.assets("joined_data").without_checks())
+    month = run(["monthly_sales_performance"], partition_key=ONE_MONTH)
+    return {
+        "pipeline": full,
+        "joined_data_step": _step_seconds(joined, "joined_data"),
+        "one_month_step": _step_seconds(month, "monthly_sales_performance"),
+    }
+
+
+def floor(csv_dir: str, database: str) -> dict[str, float]:
+    """The pipeline's SQL straight into DuckDB: no orchestrator, no metadata, no checks."""
+    start = time.perf_counter()
+    with duckdb.connect(database) as conn:
+        for table in CSV_COLUMNS:
+            conn.execute(create_table_from_csv_sql(table), [f"{csv_dir}/{table}.csv"])
+        conn.execute(queries.JOINED_DATA)
+        conn.execute(queries.CREATE_MONTHLY_SALES_PERFORMANCE)
+        conn.execute(queries.INSERT_MONTHLY_SALES_PERFORMANCE, [date(2024, 1, 1), date.today()])
+        conn.execute(queries.CREATE_PRODUCT_PERFORMANCE)
+        conn.execute(
+            queries.INSERT_PRODUCT_PERFORMANCE, [product_category_partition.get_partition_keys()]
+        )
+    return {"floor": time.perf_counter() - start}
+
+
+def _step_seconds(result: dg.ExecuteInProcessResult, step_key: str) -> float:
+    (event,) = [
+        e
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.STEP_SUCCESS and e.step_key == step_key
+    ]
+    return event.event_specific_data.duration_ms / 1000
+
+
+if __name__ == "__main__":
+    workload, csv_dir, database = sys.argv[1:]
+    print(json.dumps({"pipeline": pipeline, "floor": floor}[workload](csv_dir, database)))
