@@ -8,7 +8,7 @@ from dagster_duckdb import DuckDBResource
 
 from etl_tutorial import queries
 from etl_tutorial.sources import DATA_DIR, CsvFolder, load_csv
-from etl_tutorial.tables import connect, replace_rows, table_metadata
+from etl_tutorial.tables import check_result, connect, replace_rows, table_metadata
 
 # DuckDB lets one process at a time open the file for writing. Everything that opens it is in
 # this pool, and dagster.yaml limits the pool to 1, so runs queue in Dagster instead of
@@ -37,7 +37,47 @@ def sales_data(duckdb: DuckDBResource, csv_folder: CsvFolder) -> dg.MaterializeR
     return load_csv("sales_data", duckdb, csv_folder)
 
 
-# The join and its check
+# Checks on the inputs. They are blocking: a failure stops the join, and everything after it,
+# from being built from bad inputs in the same run.
+
+
+@dg.asset_check(asset=products, blocking=True, pool=DUCKDB_POOL)
+def product_id_is_unique(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    """Every product has a product_id, and no two share one."""
+    with connect(duckdb) as conn:
+        return check_result(
+            conn,
+            queries.duplicate_or_missing_keys("products", "product_id"),
+            counted="duplicate_or_missing_product_ids",
+            examples="example_product_ids",
+        )
+
+
+@dg.asset_check(asset=sales_reps, blocking=True, pool=DUCKDB_POOL)
+def rep_id_is_unique(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    """Every sales rep has a rep_id, and no two share one."""
+    with connect(duckdb) as conn:
+        return check_result(
+            conn,
+            queries.duplicate_or_missing_keys("sales_reps", "rep_id"),
+            counted="duplicate_or_missing_rep_ids",
+            examples="example_rep_ids",
+        )
+
+
+@dg.asset_check(asset=sales_data, blocking=True, pool=DUCKDB_POOL)
+def no_negative_sales(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    """No sale has a negative quantity or dollar amount."""
+    with connect(duckdb) as conn:
+        return check_result(
+            conn,
+            queries.NEGATIVE_SALES,
+            counted="sales_with_negative_quantity_or_amount",
+            examples="example_order_ids",
+        )
+
+
+# The join and its checks
 
 
 @dg.asset(
@@ -59,14 +99,24 @@ def joined_data(duckdb: DuckDBResource) -> dg.MaterializeResult:
 def missing_dimension_check(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     """Every sale in joined_data found its rep and its product."""
     with connect(duckdb) as conn:
-        missing, example_order_ids = conn.execute(queries.MISSING_DIMENSIONS).fetchone()
-    return dg.AssetCheckResult(
-        passed=missing == 0,
-        metadata={
-            "rows_missing_rep_or_product": missing,
-            "example_order_ids": dg.MetadataValue.json(example_order_ids or []),
-        },
-    )
+        return check_result(
+            conn,
+            queries.MISSING_DIMENSIONS,
+            counted="rows_missing_rep_or_product",
+            examples="example_order_ids",
+        )
+
+
+@dg.asset_check(asset=joined_data, blocking=True, pool=DUCKDB_POOL)
+def one_joined_row_per_sale(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+    """joined_data has exactly as many rows as sales_data: the join fanned nothing out."""
+    with connect(duckdb) as conn:
+        return check_result(
+            conn,
+            queries.JOIN_FAN_OUT,
+            counted="extra_joined_rows",
+            examples="example_repeated_order_ids",
+        )
 
 
 # Analysis by month
@@ -155,7 +205,13 @@ defs = dg.Definitions(
         monthly_sales_performance,
         product_performance,
     ],
-    asset_checks=[missing_dimension_check],
+    asset_checks=[
+        product_id_is_unique,
+        rep_id_is_unique,
+        no_negative_sales,
+        missing_dimension_check,
+        one_joined_row_per_sale,
+    ],
     resources={
         "duckdb": DuckDBResource(
             database=os.getenv("DUCKDB_DATABASE", str(DATA_DIR / "mydb.duckdb"))

@@ -1,4 +1,4 @@
-"""SQL for the joined table and the two partitioned analysis tables.
+"""SQL for the joined table, its checks and the two partitioned analysis tables.
 
 Every value from outside the package is a `?` parameter; only table and column names
 written here are part of the SQL text.
@@ -23,12 +23,37 @@ left join sales_reps as reps on reps.rep_id = sales.rep_id
 left join products on products.product_id = sales.product_id
 """
 
+# Each check query returns (number of offending rows or keys, the first few of them).
+
 MISSING_DIMENSIONS = """
-select
-    count(*),
-    list(order_id order by order_id)[1:5]
+select count(*), list(order_id order by order_id)[1:5]
 from joined_data
 where rep_name is null or product_name is null
+"""
+
+
+def duplicate_or_missing_keys(table: str, key: str) -> str:
+    """Key values that appear more than once, and a 'NULL' entry if some rows have none."""
+    return f"""
+select count(*), list(coalesce({key}, 'NULL') order by {key} nulls first)[1:5]
+from (select {key} from {table} group by {key} having count(*) > 1 or {key} is null)
+"""  # noqa: S608
+
+
+NEGATIVE_SALES = """
+select count(*), list(order_id order by order_id)[1:5]
+from sales_data
+where quantity < 0 or dollar_amount < 0
+"""
+
+# A join to a dimension with a duplicated key repeats the sale and double-counts its revenue.
+JOIN_FAN_OUT = """
+select
+    (select count(*) from joined_data) - (select count(*) from sales_data),
+    (
+        select list(order_id order by order_id)[1:5]
+        from (select order_id from joined_data group by order_id having count(*) > 1)
+    )
 """
 
 CREATE_MONTHLY_SALES_PERFORMANCE = """

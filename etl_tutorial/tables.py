@@ -35,6 +35,20 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
     conn.execute("commit")
 
 
+def check_result(
+    conn: duckdb.DuckDBPyConnection, query: str, *, counted: str, examples: str
+) -> dg.AssetCheckResult:
+    """Runs a check query returning (count, first few examples); passes when the count is 0.
+
+    The metadata names what was counted, so a failure explains itself in the UI.
+    """
+    count, first = conn.execute(query).fetchone()
+    return dg.AssetCheckResult(
+        passed=count == 0,
+        metadata={counted: count, examples: dg.MetadataValue.json(first or [])},
+    )
+
+
 def replace_rows(
     conn: duckdb.DuckDBPyConnection,
     *,

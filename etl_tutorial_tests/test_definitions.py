@@ -32,13 +32,24 @@ def test_every_asset_has_its_group_kind_pool_and_description():
         assert node.description and "\n" not in node.description.strip(), name
 
 
-def test_dimension_check_is_blocking_and_in_the_duckdb_pool():
-    (checks_def,) = defs.asset_checks
-    (spec,) = checks_def.check_specs
-    assert spec.name == "missing_dimension_check"
-    assert spec.asset_key == dg.AssetKey("joined_data")
-    assert spec.blocking
-    assert checks_def.node_def.pool == "duckdb"
+CHECKS = {
+    ("products", "product_id_is_unique"),
+    ("sales_reps", "rep_id_is_unique"),
+    ("sales_data", "no_negative_sales"),
+    ("joined_data", "missing_dimension_check"),
+    ("joined_data", "one_joined_row_per_sale"),
+}
+
+
+def test_every_check_is_blocking_described_and_in_the_duckdb_pool():
+    found = set()
+    for checks_def in defs.asset_checks:
+        assert checks_def.node_def.pool == "duckdb"
+        for spec in checks_def.check_specs:
+            found.add((spec.asset_key.to_user_string(), spec.name))
+            assert spec.blocking, spec.name
+            assert spec.description, spec.name
+    assert found == CHECKS
 
 
 def test_partitioned_assets_backfill_in_a_single_run():

@@ -18,9 +18,8 @@ JOINED_COLUMNS = [
 ]
 
 
-def _check(result):
-    (evaluation,) = result.get_asset_check_evaluations()
-    assert evaluation.check_name == "missing_dimension_check"
+def _check(result, name="missing_dimension_check"):
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == name]
     return evaluation
 
 
@@ -33,12 +32,13 @@ def test_joined_data_equals_an_independent_join_of_the_csvs(materialize, query, 
     assert actual == sorted(expected)
 
 
-def test_dimension_check_passes_on_the_shipped_data(materialize):
+def test_every_check_passes_on_the_shipped_data(materialize):
     result = materialize(UNPARTITIONED)
 
-    evaluation = _check(result)
-    assert evaluation.passed
-    assert evaluation.metadata["rows_missing_rep_or_product"].value == 0
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 5
+    assert all(evaluation.passed for evaluation in evaluations)
+    assert _check(result).metadata["rows_missing_rep_or_product"].value == 0
 
 
 def _point_sales_at_unknown_keys(csv_dir, unknown_rep_orders, unknown_product_orders):
