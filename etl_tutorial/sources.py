@@ -134,12 +134,13 @@ def _check_header(path: Path, expected: list[str]) -> None:
 
 
 def _first_lines(error: duckdb.Error) -> str:
-    """DuckDB's CSV errors name the line and column first, then add generic advice about
-    type detection that does not apply here (types are given explicitly)."""
+    """DuckDB's CSV errors name the line, the value and the column first, then add advice on
+    type detection and the reader's settings, which do not apply here (types are explicit)."""
     lines = []
     for line in str(error).splitlines():
-        if line.startswith(("Column ", "This type", "Possible solutions")):
+        line = line.strip()
+        if line.lower().startswith(("column ", "this type", "possible solution", "file =")):
             break
-        if line.strip():
-            lines.append(line.strip())
+        if line:
+            lines.append(line)
     return " ".join(lines)
