@@ -1,0 +1,214 @@
+"""Hostile values, a process killed mid-write, and writers racing for the DuckDB file."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+import dagster as dg
+import duckdb
+import pytest
+
+from etl_tutorial import queries
+from etl_tutorial.sources import replace_table_from_csv
+from etl_tutorial.tables import replace_rows, table_metadata
+from etl_tutorial_tests.conftest import UNPARTITIONED
+
+HOSTILE = "x'; drop table sales_data; --"
+TABLES = [
+    "products",
+    "sales_reps",
+    "sales_data",
+    "joined_data",
+    "monthly_sales_performance",
+    "product_performance",
+]
+
+
+def _snapshot(query) -> dict[str, list]:
+    return {table: query(f"select * from {table} order by all") for table in TABLES}  # noqa: S608
+
+
+@pytest.fixture
+def everything(materialize, query) -> dict[str, list]:
+    """Every table materialized from the shipped CSVs; returns their rows."""
+    materialize(UNPARTITIONED)
+    materialize(["monthly_sales_performance"], partition_range=("2024-01-01", "2024-12-01"))
+    materialize(["product_performance"], partition_range=("Electronics", "Clothing"))
+    return _snapshot(query)
+
+
+@pytest.mark.parametrize(
+    "partition",
+    [
+        {"partition_key": HOSTILE},
+        {"partition_range": (HOSTILE, "2024-03-01")},
+        {"partition_range": ("2024-01-01", HOSTILE)},
+    ],
+)
+def test_partition_definitions_reject_hostile_keys(partition, everything, materialize, query):
+    # Unknown keys are refused before any asset code runs (a range's ends must parse as dates).
+    with pytest.raises((dg.DagsterError, ValueError)):
+        materialize(["monthly_sales_performance"], **partition)
+    assert _snapshot(query) == everything
+
+
+def test_sql_layer_binds_hostile_values_without_relying_on_the_partition_definitions(
+    everything, database, query
+):
+    """The helpers the assets call, handed hostile values directly."""
+    with duckdb.connect(str(database)) as conn:
+        replace_rows(
+            conn,
+            table="product_performance",
+            create=queries.CREATE_PRODUCT_PERFORMANCE,
+            where=queries.CATEGORY_PARTITION_FILTER,
+            where_params=[[HOSTILE]],
+            insert=queries.INSERT_PRODUCT_PERFORMANCE,
+            insert_params=[[HOSTILE]],
+            order_by="product_category",
+        )
+        # A month bound as text where a date belongs fails in the transaction, deleting nothing.
+        with pytest.raises(duckdb.Error):
+            replace_rows(
+                conn,
+                table="monthly_sales_performance",
+                create=queries.CREATE_MONTHLY_SALES_PERFORMANCE,
+                where=queries.MONTHLY_PARTITION_FILTER,
+                where_params=["2024-01", HOSTILE],
+                insert=queries.INSERT_MONTHLY_SALES_PERFORMANCE,
+                insert_params=[date(2024, 1, 1), HOSTILE],
+                order_by="partition_date",
+            )
+        metadata = table_metadata(
+            conn, "products", where="product_name = ?", params=[HOSTILE], order_by="product_id"
+        )
+    assert metadata["dagster/row_count"] == 0
+    assert _snapshot(query) == everything
+
+
+def test_csv_folder_with_quotes_and_semicolons_in_its_name_loads_as_data(
+    everything, csv_dir, tmp_path, materialize, database, query
+):
+    hostile_dir = tmp_path / HOSTILE
+    csv_dir.rename(hostile_dir)
+
+    with duckdb.connect(str(database)) as conn:
+        replace_table_from_csv(conn, "products", hostile_dir / "products.csv")
+
+    assert _snapshot(query) == everything
+
+
+def _child(code: str, *args: str, **popen) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args], text=True, **popen
+    )
+
+
+MATERIALIZE = """
+    import sys, time, warnings
+    import dagster as dg
+    from dagster_duckdb import DuckDBResource
+    from etl_tutorial.definitions import defs
+    from etl_tutorial.sources import CsvFolder
+
+    warnings.simplefilter("ignore")
+    database, csv_dir, asset, partition, start_at = sys.argv[1:]
+    time.sleep(max(0.0, float(start_at) - time.time()))
+    result = dg.materialize(
+        list(defs.assets),
+        selection=[asset],
+        partition_key=partition or None,
+        raise_on_error=False,
+        resources={
+            "duckdb": DuckDBResource(database=database),
+            "csv_folder": CsvFolder(path=csv_dir),
+        },
+    )
+    failures = [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
+    print("OK" if result.success else "FAILED: " + " ".join(failures))
+"""
+
+
+def test_killing_a_materialization_mid_write_keeps_the_previous_tables(
+    everything, csv_dir, database, query, materialize
+):
+    # About four million sales: loading them takes long enough to be killed in the middle.
+    big_csv = csv_dir / "sales_data.csv"
+    repeated = "select s.* from read_csv(?, all_varchar = true) as s, range(1000)"
+    with duckdb.connect() as conn:
+        # COPY takes no parameter for its target; this is the test's own tmp path.
+        conn.execute(f"copy ({repeated}) to '{csv_dir / 'big.csv'}' (header)", [str(big_csv)])
+    (csv_dir / "big.csv").replace(big_csv)
+
+    child = _child(
+        MATERIALIZE,
+        str(database),
+        str(csv_dir),
+        "sales_data",
+        "",
+        "0",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    for line in child.stderr:
+        if 'Started execution of step "sales_data"' in line:
+            break
+    time.sleep(0.5)
+    os.kill(child.pid, signal.SIGKILL)
+    assert child.wait(timeout=30) == -signal.SIGKILL
+    assert "STEP_SUCCESS" not in child.stderr.read(), "the load finished before the kill"
+
+    assert _snapshot(query) == everything
+    materialize(["sales_data"])
+    assert query("select count(*) from sales_data") == [(4_000_000,)]
+
+
+def test_concurrent_writers_outside_the_pool_never_lose_or_duplicate_a_partition(
+    everything, csv_dir, database, query
+):
+    months = [f"2024-{month:02d}-01" for month in range(1, 7)]
+    # Change every sale, so a month shows whether its own writer committed.
+    query("update joined_data set dollar_amount = dollar_amount + 1")
+    start_at = str(time.time() + 8)  # past every child's imports, so they collide
+    children = {
+        month: _child(
+            MATERIALIZE,
+            str(database),
+            str(csv_dir),
+            "monthly_sales_performance",
+            month,
+            start_at,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        for month in months
+    }
+    outcomes = {
+        month: child.communicate(timeout=300)[0].strip() for month, child in children.items()
+    }
+
+    rows = query("select * from monthly_sales_performance")
+    assert len(rows) == len(set(rows)), "a partition's rows were written twice"
+    new_totals: dict[tuple, Decimal] = defaultdict(Decimal)
+    for day, rep, product, amount in query(
+        "select date, rep_name, product_name, dollar_amount from joined_data"
+    ):
+        new_totals[(f"{day:%Y-%m}", rep, product)] += amount
+    before = set(everything["monthly_sales_performance"])
+    for month in months:
+        key = month[:7]
+        written = {r for r in rows if r[0] == key}
+        if outcomes[month] == "OK":
+            assert written == {(*k, v) for k, v in new_totals.items() if k[0] == key}
+        else:
+            assert "Could not set lock on file" in outcomes[month], outcomes[month]
+            assert written == {r for r in before if r[0] == key}
+    raced = {month[:7] for month in months}
+    assert {r for r in rows if r[0] not in raced} == {r for r in before if r[0] not in raced}
+    assert "OK" in outcomes.values()
