@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from etl_tutorial.sources import CSV_COLUMNS
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.conftest import UNPARTITIONED
 
@@ -99,24 +100,33 @@ class CheckFails:
     examples: list
 
 
-CASES = {
-    "missing file": (_raw("products.csv", Path.unlink), Fails(["products.csv", "not found"])),
-    "empty file": (
-        _raw("sales_reps.csv", lambda p: p.write_text("")),
-        Fails(["sales_reps.csv", "is empty", "rep_id,rep_name,department,hire_date"]),
-    ),
-    "header only": (
-        _edit("sales_data.csv", _keep_header_only),
-        Fails(["sales_data.csv", "header but no rows", "sales_data is unchanged"]),
-    ),
-    "missing column": (
-        _edit("products.csv", _drop_column("price")),
-        Fails(["products.csv", "missing column(s) price"]),
-    ),
-    "extra column": (
-        _edit("sales_reps.csv", _add_column("region")),
-        Fails(["sales_reps.csv", "unexpected column(s) region"]),
-    ),
+# The last column of each file, to drop in the "missing column" case.
+LAST_COLUMN = {table: list(columns)[-1] for table, columns in CSV_COLUMNS.items()}
+
+CASES = {}
+for table in CSV_COLUMNS:
+    file = f"{table}.csv"
+    CASES |= {
+        f"{file} missing": (_raw(file, Path.unlink), Fails([file, "not found"])),
+        f"{file} empty": (
+            _raw(file, lambda p: p.write_text("")),
+            Fails([file, "is empty", ",".join(CSV_COLUMNS[table])]),
+        ),
+        f"{file} header only": (
+            _edit(file, _keep_header_only),
+            Fails([file, "header but no rows", f"{table} is unchanged"]),
+        ),
+        f"{file} missing a column": (
+            _edit(file, _drop_column(LAST_COLUMN[table])),
+            Fails([file, f"missing column(s) {LAST_COLUMN[table]}"]),
+        ),
+        f"{file} with an extra column": (
+            _edit(file, _add_column("region")),
+            Fails([file, "unexpected column(s) region"]),
+        ),
+    }
+
+CASES |= {
     "columns out of order": (
         _edit("products.csv", lambda rows: [row.reverse() for row in rows]),
         Fails(["products.csv", "out of order", "price,category,product_name,product_id"]),
