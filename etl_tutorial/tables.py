@@ -87,12 +87,12 @@ def table_metadata(
         f"select count(*) from {table} where {where}",  # noqa: S608
         params,
     ).fetchone()
-    preview = conn.execute(
-        f"select * from {table} where {where} order by {order_by} limit {PREVIEW_ROWS}",  # noqa: S608
-        params,
+    _, preview = rows_as_markdown(
+        conn.execute(
+            f"select * from {table} where {where} order by {order_by} limit {PREVIEW_ROWS}",  # noqa: S608
+            params,
+        )
     )
-    headers = [column[0] for column in preview.description]
-    rows = preview.fetchall()
     columns = conn.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_name = ? order by ordinal_position",
@@ -103,9 +103,20 @@ def table_metadata(
         "dagster/column_schema": dg.TableSchema(
             columns=[dg.TableColumn(name, column_type) for name, column_type in columns]
         ),
-        # Values are printed as DuckDB returns them (Decimal, date), so money keeps two
-        # decimals and never turns into scientific notation.
-        "preview": dg.MetadataValue.md(
-            tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
-        ),
+        "preview": preview,
     }
+
+
+def rows_as_markdown(
+    cursor: duckdb.DuckDBPyConnection,
+) -> tuple[int, dg.MarkdownMetadataValue]:
+    """The number of rows of an executed query, and the rows as a markdown table.
+
+    Values are printed as DuckDB returns them (Decimal, date), so money keeps two decimals
+    and never turns into scientific notation.
+    """
+    headers = [column[0] for column in cursor.description]
+    rows = cursor.fetchall()
+    return len(rows), dg.MetadataValue.md(
+        tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+    )
