@@ -2,13 +2,21 @@
 by product category."""
 
 import os
+from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from etl_tutorial import queries
+from etl_tutorial.adhoc import ADHOC_REQUEST, AdhocRequestConfig, RequestFolder, scan_requests
 from etl_tutorial.sources import DATA_DIR, CsvFolder, load_csv
-from etl_tutorial.tables import check_result, connect, replace_rows, table_metadata
+from etl_tutorial.tables import (
+    check_result,
+    connect,
+    replace_rows,
+    rows_as_markdown,
+    table_metadata,
+)
 
 # DuckDB lets one process at a time open the file for writing. Everything that opens it is in
 # this pool, and dagster.yaml limits the pool to 1, so runs queue in Dagster instead of
@@ -137,6 +145,8 @@ monthly_partition = dg.MonthlyPartitionsDefinition(start_date="2024-01-01")
     partitions_def=monthly_partition,
     # A backfill of any number of months is one run that rewrites the whole range at once.
     backfill_policy=dg.BackfillPolicy.single_run(),
+    # New upstream data brings the latest month up to date without a manual backfill.
+    automation_condition=dg.AutomationCondition.eager(),
     kinds={"duckdb"},
     group_name="analysis",
     pool=DUCKDB_POOL,
@@ -173,6 +183,7 @@ product_category_partition = dg.StaticPartitionsDefinition(
     deps=[joined_data],
     partitions_def=product_category_partition,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    automation_condition=dg.AutomationCondition.eager(),
     kinds={"duckdb"},
     group_name="analysis",
     pool=DUCKDB_POOL,
@@ -196,6 +207,48 @@ def product_performance(
     return dg.MaterializeResult(metadata={**metadata, **partition_range_metadata(context)})
 
 
+# Ad hoc requests: a JSON file dropped into data/requests/ becomes one report run.
+
+
+@dg.asset(deps=[joined_data], kinds={"duckdb"}, group_name="analysis", pool=DUCKDB_POOL)
+def adhoc_request(config: AdhocRequestConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Sales from joined_data for one request: one row per rep of a department, for a product."""
+    with connect(duckdb) as conn:
+        row_count, result = rows_as_markdown(conn.execute(ADHOC_REQUEST, config.parameters()))
+    return dg.MaterializeResult(metadata={"dagster/row_count": row_count, "result": result})
+
+
+adhoc_request_job = dg.define_asset_job("adhoc_request_job", selection=[adhoc_request])
+
+
+@dg.sensor(job=adhoc_request_job)
+def adhoc_request_sensor(
+    context: dg.SensorEvaluationContext, request_folder: RequestFolder
+) -> dg.SensorResult:
+    """One run of adhoc_request_job per new or changed data/requests/*.json file."""
+    scan = scan_requests(Path(request_folder.path), context.cursor)
+    for name, problem in scan.problems.items():
+        context.log.warning(f"Skipping request file {name}: {problem}")
+    return dg.SensorResult(run_requests=scan.run_requests, cursor=scan.cursor)
+
+
+# Automation
+
+weekly_update_schedule = dg.ScheduleDefinition(
+    name="weekly_update_schedule",
+    target=dg.AssetSelection.assets(joined_data).upstream(),
+    cron_schedule="0 0 * * 1",  # Mondays at 00:00
+)
+
+# Evaluates the eager conditions above. Dagster would create this sensor stopped; it is
+# declared here to be running from the first `dagster dev`.
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "default_automation_condition_sensor",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+
+
 defs = dg.Definitions(
     assets=[
         products,
@@ -204,6 +257,7 @@ defs = dg.Definitions(
         joined_data,
         monthly_sales_performance,
         product_performance,
+        adhoc_request,
     ],
     asset_checks=[
         product_id_is_unique,
@@ -212,10 +266,14 @@ defs = dg.Definitions(
         missing_dimension_check,
         one_joined_row_per_sale,
     ],
+    jobs=[adhoc_request_job],
+    schedules=[weekly_update_schedule],
+    sensors=[adhoc_request_sensor, automation_sensor],
     resources={
         "duckdb": DuckDBResource(
             database=os.getenv("DUCKDB_DATABASE", str(DATA_DIR / "mydb.duckdb"))
         ),
         "csv_folder": CsvFolder(),
+        "request_folder": RequestFolder(),
     },
 )

@@ -30,7 +30,9 @@ def database(tmp_path: Path) -> Path:
 def materialize(database: Path, csv_dir: Path):
     """Materializes a selection of the real definitions against the test's own database and CSVs."""
 
-    def run(selection, *, partition_key=None, partition_range=None, raise_on_error=True):
+    def run(
+        selection, *, partition_key=None, partition_range=None, run_config=None, raise_on_error=True
+    ):
         tags = {}
         if partition_range:
             tags = {
@@ -42,6 +44,7 @@ def materialize(database: Path, csv_dir: Path):
             selection=selection,
             partition_key=partition_key,
             tags=tags,
+            run_config=run_config,
             raise_on_error=raise_on_error,
             resources={
                 "duckdb": DuckDBResource(database=str(database)),

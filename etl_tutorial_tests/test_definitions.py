@@ -14,6 +14,7 @@ ASSET_GROUPS = {
     "joined_data": "joins",
     "monthly_sales_performance": "analysis",
     "product_performance": "analysis",
+    "adhoc_request": "analysis",
 }
 
 
