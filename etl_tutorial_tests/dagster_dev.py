@@ -47,6 +47,14 @@ query { workspaceOrError { ... on Workspace { locationEntries { name loadStatus
   locationOrLoadError { __typename ... on PythonError { message } } } } } }
 """
 
+SENSOR_STATUS = """
+query SensorStatus($name: String!) {
+  sensorOrError(sensorSelector: {
+    repositoryLocationName: "etl_tutorial", repositoryName: "__repository__", sensorName: $name
+  }) { ... on Sensor { sensorState { status } } }
+}
+"""
+
 FINISHED_BACKFILL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
 
@@ -86,6 +94,20 @@ class DagsterDev:
             capture_output=True,
             timeout=timeout,
         )
+
+    def stop_sensor(self, name: str) -> None:
+        """Turns a sensor off in this instance, as its toggle on the Automation page does."""
+        subprocess.run(
+            [BIN / "dagster", "sensor", "stop", name, "-w", "workspace.yaml"],
+            env=self.env,
+            cwd=PROJECT_DIR,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        status = self.graphql(SENSOR_STATUS, {"name": name})["sensorOrError"]
+        if status["sensorState"]["status"] != "STOPPED":
+            raise RuntimeError(f"sensor {name} is still {status['sensorState']['status']}")
 
     def launch_backfill(self, asset_names: Sequence[str]) -> str:
         """What the asset page's Materialize dialog sends for "All" partitions."""
