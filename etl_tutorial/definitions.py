@@ -11,10 +11,10 @@ from etl_tutorial import queries
 from etl_tutorial.adhoc import ADHOC_REQUEST, AdhocRequestConfig, RequestFolder, scan_requests
 from etl_tutorial.sources import DATA_DIR, CsvFolder, load_csv
 from etl_tutorial.tables import (
-    check_result,
     connect,
     replace_rows,
     rows_as_markdown,
+    run_check,
     table_metadata,
 )
 
@@ -52,37 +52,34 @@ def sales_data(duckdb: DuckDBResource, csv_folder: CsvFolder) -> dg.MaterializeR
 @dg.asset_check(asset=products, blocking=True, pool=DUCKDB_POOL)
 def product_id_is_unique(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     """Every product has a product_id, and no two share one."""
-    with connect(duckdb) as conn:
-        return check_result(
-            conn,
-            queries.duplicate_or_missing_keys("products", "product_id"),
-            counted="duplicate_or_missing_product_ids",
-            examples="example_product_ids",
-        )
+    return run_check(
+        duckdb,
+        queries.duplicate_or_missing_keys("products", "product_id"),
+        counted="duplicate_or_missing_product_ids",
+        examples="example_product_ids",
+    )
 
 
 @dg.asset_check(asset=sales_reps, blocking=True, pool=DUCKDB_POOL)
 def rep_id_is_unique(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     """Every sales rep has a rep_id, and no two share one."""
-    with connect(duckdb) as conn:
-        return check_result(
-            conn,
-            queries.duplicate_or_missing_keys("sales_reps", "rep_id"),
-            counted="duplicate_or_missing_rep_ids",
-            examples="example_rep_ids",
-        )
+    return run_check(
+        duckdb,
+        queries.duplicate_or_missing_keys("sales_reps", "rep_id"),
+        counted="duplicate_or_missing_rep_ids",
+        examples="example_rep_ids",
+    )
 
 
 @dg.asset_check(asset=sales_data, blocking=True, pool=DUCKDB_POOL)
 def no_negative_sales(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     """No sale has a negative quantity or dollar amount."""
-    with connect(duckdb) as conn:
-        return check_result(
-            conn,
-            queries.NEGATIVE_SALES,
-            counted="sales_with_negative_quantity_or_amount",
-            examples="example_order_ids",
-        )
+    return run_check(
+        duckdb,
+        queries.NEGATIVE_SALES,
+        counted="sales_with_negative_quantity_or_amount",
+        examples="example_order_ids",
+    )
 
 
 # The join and its checks
@@ -106,25 +103,23 @@ def joined_data(duckdb: DuckDBResource) -> dg.MaterializeResult:
 @dg.asset_check(asset=joined_data, blocking=True, pool=DUCKDB_POOL)
 def missing_dimension_check(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     """Every sale in joined_data found its rep and its product."""
-    with connect(duckdb) as conn:
-        return check_result(
-            conn,
-            queries.MISSING_DIMENSIONS,
-            counted="rows_missing_rep_or_product",
-            examples="example_order_ids",
-        )
+    return run_check(
+        duckdb,
+        queries.MISSING_DIMENSIONS,
+        counted="rows_missing_rep_or_product",
+        examples="example_order_ids",
+    )
 
 
 @dg.asset_check(asset=joined_data, blocking=True, pool=DUCKDB_POOL)
 def one_joined_row_per_sale(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     """joined_data has exactly as many rows as sales_data: the join fanned nothing out."""
-    with connect(duckdb) as conn:
-        return check_result(
-            conn,
-            queries.JOIN_FAN_OUT,
-            counted="extra_joined_rows",
-            examples="example_repeated_order_ids",
-        )
+    return run_check(
+        duckdb,
+        queries.JOIN_FAN_OUT,
+        counted="extra_joined_rows",
+        examples="example_repeated_order_ids",
+    )
 
 
 # Analysis by month

@@ -4,6 +4,8 @@ Every value from outside the package is a `?` parameter; only table and column n
 written here are part of the SQL text.
 """
 
+from dataclasses import dataclass
+
 JOINED_DATA = """
 create or replace table joined_data as
 select
@@ -23,38 +25,61 @@ left join sales_reps as reps on reps.rep_id = sales.rep_id
 left join products on products.product_id = sales.product_id
 """
 
-# Each check query returns (number of offending rows or keys, the first few of them).
 
-MISSING_DIMENSIONS = """
-select count(*), list(order_id order by order_id)[1:5]
-from joined_data
-where rep_name is null or product_name is null
-"""
+@dataclass(frozen=True)
+class CheckQuery:
+    """A check as two queries: how many rows or keys offend, and the first few of them.
 
+    The examples are only looked up when the count is not zero, so a passing check costs
+    one scan at most.
+    """
 
-def duplicate_or_missing_keys(table: str, key: str) -> str:
-    """Key values that appear more than once, and a 'NULL' entry if some rows have none."""
-    return f"""
-select count(*), list(coalesce({key}, 'NULL') order by {key} nulls first)[1:5]
-from (select {key} from {table} group by {key} having count(*) > 1 or {key} is null)
-"""  # noqa: S608
+    count: str
+    examples: str
 
 
-NEGATIVE_SALES = """
-select count(*), list(order_id order by order_id)[1:5]
-from sales_data
-where quantity < 0 or dollar_amount < 0
-"""
+MISSING_DIMENSIONS = CheckQuery(
+    count="select count(*) from joined_data where rep_name is null or product_name is null",
+    examples="""
+        select order_id from joined_data
+        where rep_name is null or product_name is null
+        order by order_id limit 5
+    """,
+)
+
+
+def duplicate_or_missing_keys(table: str, key: str) -> CheckQuery:
+    """Key values that appear more than once, and a 'NULL' entry if some rows have none.
+
+    `table` and `key` are names from this package, never values from outside it.
+    """
+    offending = f"select {key} from {table} group by {key} having count(*) > 1 or {key} is null"  # noqa: S608
+    return CheckQuery(
+        count=f"select count(*) from ({offending})",  # noqa: S608
+        examples=f"select coalesce({key}, 'NULL') from ({offending}) "  # noqa: S608
+        f"order by {key} nulls first limit 5",
+    )
+
+
+NEGATIVE_SALES = CheckQuery(
+    count="select count(*) from sales_data where quantity < 0 or dollar_amount < 0",
+    examples="""
+        select order_id from sales_data
+        where quantity < 0 or dollar_amount < 0
+        order by order_id limit 5
+    """,
+)
 
 # A join to a dimension with a duplicated key repeats the sale and double-counts its revenue.
-JOIN_FAN_OUT = """
-select
-    (select count(*) from joined_data) - (select count(*) from sales_data),
-    (
-        select list(order_id order by order_id)[1:5]
-        from (select order_id from joined_data group by order_id having count(*) > 1)
-    )
-"""
+JOIN_FAN_OUT = CheckQuery(
+    count="select (select count(*) from joined_data) - (select count(*) from sales_data)",
+    examples="""
+        select order_id from joined_data
+        group by order_id having count(*) > 1
+        order by order_id limit 5
+    """,
+)
+
 
 CREATE_MONTHLY_SALES_PERFORMANCE = """
 create table if not exists monthly_sales_performance (

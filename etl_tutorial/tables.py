@@ -9,6 +9,8 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from tabulate import tabulate
 
+from etl_tutorial.queries import CheckQuery
+
 PREVIEW_ROWS = 10
 
 
@@ -35,17 +37,19 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
     conn.execute("commit")
 
 
-def check_result(
-    conn: duckdb.DuckDBPyConnection, query: str, *, counted: str, examples: str
+def run_check(
+    duckdb_resource: DuckDBResource, check: CheckQuery, *, counted: str, examples: str
 ) -> dg.AssetCheckResult:
-    """Runs a check query returning (count, first few examples); passes when the count is 0.
+    """Passes when `check` counts nothing; otherwise its metadata says how many and which.
 
-    The metadata names what was counted, so a failure explains itself in the UI.
+    The metadata keys name what was counted, so a failure explains itself in the UI.
     """
-    count, first = conn.execute(query).fetchone()
+    with connect(duckdb_resource) as conn:
+        (count,) = conn.execute(check.count).fetchone()
+        first = [key for (key,) in conn.execute(check.examples).fetchall()] if count else []
     return dg.AssetCheckResult(
         passed=count == 0,
-        metadata={counted: count, examples: dg.MetadataValue.json(first or [])},
+        metadata={counted: count, examples: dg.MetadataValue.json(first)},
     )
 
 
