@@ -1,3 +1,4 @@
+import csv
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,15 @@ from etl_tutorial.sources import DATA_DIR, CsvFolder
 
 ALL_ASSETS = list(defs.assets) + list(defs.asset_checks)
 UNPARTITIONED = ["products", "sales_reps", "sales_data", "joined_data"]
+
+
+def rewrite_csv(path: Path, edit) -> None:
+    """Rewrites a CSV after `edit(rows)` has changed its parsed rows (header first) in place."""
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    edit(rows)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """Whatever arrives in the CSVs: a clear failure naming the file and problem, or a failed check
 with counts and example keys, and never the loss of the last good tables."""
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,29 +8,17 @@ import pytest
 
 from etl_tutorial.sources import CSV_COLUMNS
 from etl_tutorial_tests import expected
-from etl_tutorial_tests.conftest import UNPARTITIONED
+from etl_tutorial_tests.conftest import UNPARTITIONED, rewrite_csv
 
 TABLES = ["products", "sales_reps", "sales_data", "joined_data"]
 INPUT_CHECKS = {"product_id_is_unique", "rep_id_is_unique", "no_negative_sales"}
-
-
-def _rows(path: Path) -> list[list[str]]:
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.reader(f))
-
-
-def _write(path: Path, rows: list[list[str]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f, lineterminator="\n").writerows(rows)
 
 
 def _edit(file: str, edit):
     """A mutation of one CSV: `edit(rows)` changes the parsed rows (header first) in place."""
 
     def mutate(csv_dir: Path) -> None:
-        rows = _rows(csv_dir / file)
-        edit(rows)
-        _write(csv_dir / file, rows)
+        rewrite_csv(csv_dir / file, edit)
 
     return mutate
 
@@ -272,10 +259,12 @@ def test_quotes_commas_newlines_and_non_ascii_in_names_load_exactly(csv_dir, mat
         "Line\nbreak",
         "Ünïcödé ✓ 日本語 🎉",
     ]
-    rows = _rows(csv_dir / "products.csv")
-    for row, name in zip(rows[1:], awkward, strict=False):
-        row[1] = name
-    _write(csv_dir / "products.csv", rows)
+
+    def rename(rows):
+        for row, name in zip(rows[1:], awkward, strict=False):
+            row[1] = name
+
+    rewrite_csv(csv_dir / "products.csv", rename)
 
     materialize(UNPARTITIONED)
 

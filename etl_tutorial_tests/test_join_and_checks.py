@@ -1,6 +1,4 @@
-import csv
-
-from etl_tutorial_tests.conftest import UNPARTITIONED
+from etl_tutorial_tests.conftest import UNPARTITIONED, rewrite_csv
 from etl_tutorial_tests.expected import joined_rows
 
 JOINED_COLUMNS = [
@@ -42,18 +40,17 @@ def test_every_check_passes_on_the_shipped_data(materialize):
 
 
 def _point_sales_at_unknown_keys(csv_dir, unknown_rep_orders, unknown_product_orders):
-    path = csv_dir / "sales_data.csv"
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
-        if int(row["order_id"]) in unknown_rep_orders:
-            row["rep_id"] = "R99"
-        if int(row["order_id"]) in unknown_product_orders:
-            row["product_id"] = "P999"
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    def edit(rows):
+        order_id, rep_id, product_id = (
+            rows[0].index(c) for c in ("order_id", "rep_id", "product_id")
+        )
+        for row in rows[1:]:
+            if int(row[order_id]) in unknown_rep_orders:
+                row[rep_id] = "R99"
+            if int(row[order_id]) in unknown_product_orders:
+                row[product_id] = "P999"
+
+    rewrite_csv(csv_dir / "sales_data.csv", edit)
 
 
 def test_dimension_check_fails_with_the_count_and_orders_of_unmatched_sales(materialize, csv_dir):
@@ -68,6 +65,7 @@ def test_dimension_check_fails_with_the_count_and_orders_of_unmatched_sales(mate
     assert evaluation.metadata["rows_missing_rep_or_product"].value == 3
     assert evaluation.metadata["example_order_ids"].value == [7, 42, 300]
     # Unmatched sales are kept, not dropped by the join: the check is what reports them.
-    assert result.get_asset_materialization_events()[-1].materialization.metadata[
-        "dagster/row_count"
-    ].value == len(joined_rows(csv_dir))
+    (joined,) = [
+        e for e in result.get_asset_materialization_events() if e.asset_key.path == ["joined_data"]
+    ]
+    assert joined.materialization.metadata["dagster/row_count"].value == len(joined_rows(csv_dir))
