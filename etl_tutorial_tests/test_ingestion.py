@@ -2,8 +2,12 @@ import re
 from datetime import date
 from decimal import Decimal
 
+import dagster as dg
 import pytest
+from dagster_duckdb import DuckDBResource
 
+from etl_tutorial.definitions import defs
+from etl_tutorial.sources import DATA_DIR, CsvFolder
 from etl_tutorial_tests.expected import read_csv
 
 CSV_TYPES = {
@@ -58,7 +62,17 @@ def test_money_is_decimal_and_metadata_shows_it_plainly(materialize):
     assert re.search(r"\| \d+\.\d\d +\|", preview)
 
 
-def test_csvs_are_found_from_any_working_directory(tmp_path, monkeypatch, materialize, query):
+def test_default_csv_folder_is_found_from_any_working_directory(
+    tmp_path, monkeypatch, database, query
+):
     monkeypatch.chdir(tmp_path)
-    materialize(["products"])
-    assert query("select count(*) from products")[0][0] > 0
+
+    dg.materialize(
+        list(defs.assets),
+        selection=["products"],
+        # The shipped default, not the tests' copy: a path relative to the working
+        # directory would not be found from tmp_path.
+        resources={"duckdb": DuckDBResource(database=str(database)), "csv_folder": CsvFolder()},
+    )
+
+    assert query("select count(*) from products") == [(len(read_csv(DATA_DIR / "products.csv")),)]
