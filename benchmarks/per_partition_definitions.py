@@ -14,6 +14,5 @@ defs = dg.Definitions(
         else asset
         for asset in tutorial.defs.assets
     ],
-    asset_checks=tutorial.defs.asset_checks,
     resources=tutorial.defs.resources,
 )

@@ -7,15 +7,15 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from etl_tutorial import queries
+from etl_tutorial import audits, queries
 from etl_tutorial.adhoc import ADHOC_REQUEST, AdhocRequestConfig, RequestFolder, scan_requests
 from etl_tutorial.sources import DATA_DIR, CsvFolder, load_csv
 from etl_tutorial.tables import (
     connect,
-    replace_rows,
+    publish,
+    rewrite_partitions,
     rows_as_markdown,
-    run_check,
-    table_metadata,
+    totals_check,
 )
 
 # DuckDB lets one process at a time open the file for writing. Everything that opens it is in
@@ -24,65 +24,114 @@ from etl_tutorial.tables import (
 DUCKDB_POOL = "duckdb"
 
 
+# Every table that people and later assets read is written, audited, then published: its new
+# rows are built beside it, every blocking check below runs on them, and they replace the old
+# rows in one transaction only if all pass. A failed check fails the run, shows on the
+# asset's Checks tab with its count and first offending keys, and leaves the last good rows.
+# The rules that decide where a sale lands come from the partitions definitions themselves,
+# so every sale counts in exactly one month and one category, or the load is refused.
+
 # Ingestion
 
+# The product categories are the partitions of product_performance, so they are also the only
+# categories products.csv may use.
+product_category_partition = dg.StaticPartitionsDefinition(
+    ["Electronics", "Books", "Home and Garden", "Clothing"]
+)
 
-@dg.asset(kinds={"duckdb"}, group_name="ingestion", pool=DUCKDB_POOL)
-def products(duckdb: DuckDBResource, csv_folder: CsvFolder) -> dg.MaterializeResult:
+PRODUCT_CHECKS = [
+    *audits.not_null("product_id", "category", "price", source="products.csv"),
+    audits.unique("product_id", source="products.csv"),
+    audits.accepted_values(
+        "category",
+        product_category_partition.get_partition_keys(),
+        source="products.csv",
+        name="category_is_a_partition",
+    ),
+]
+
+
+@dg.asset(
+    kinds={"duckdb"},
+    group_name="ingestion",
+    pool=DUCKDB_POOL,
+    check_specs=audits.specs("products", PRODUCT_CHECKS),
+)
+def products(duckdb: DuckDBResource, csv_folder: CsvFolder):
     """Product catalogue from products.csv: one row per product."""
-    return load_csv("products", duckdb, csv_folder)
+    yield from load_csv("products", duckdb, csv_folder, PRODUCT_CHECKS)
 
 
-@dg.asset(kinds={"duckdb"}, group_name="ingestion", pool=DUCKDB_POOL)
-def sales_reps(duckdb: DuckDBResource, csv_folder: CsvFolder) -> dg.MaterializeResult:
+SALES_REP_CHECKS = [
+    *audits.not_null("rep_id", "hire_date", source="sales_reps.csv"),
+    audits.unique("rep_id", source="sales_reps.csv"),
+]
+
+
+@dg.asset(
+    kinds={"duckdb"},
+    group_name="ingestion",
+    pool=DUCKDB_POOL,
+    check_specs=audits.specs("sales_reps", SALES_REP_CHECKS),
+)
+def sales_reps(duckdb: DuckDBResource, csv_folder: CsvFolder):
     """Sales reps from sales_reps.csv: one row per rep."""
-    return load_csv("sales_reps", duckdb, csv_folder)
+    yield from load_csv("sales_reps", duckdb, csv_folder, SALES_REP_CHECKS)
 
 
-@dg.asset(kinds={"duckdb"}, group_name="ingestion", pool=DUCKDB_POOL)
-def sales_data(duckdb: DuckDBResource, csv_folder: CsvFolder) -> dg.MaterializeResult:
-    """Sales from sales_data.csv: one row per order."""
-    return load_csv("sales_data", duckdb, csv_folder)
+# The months are the partitions of monthly_sales_performance: a sale dated before the first
+# one, or after today, would never be counted in any month.
+monthly_partition = dg.MonthlyPartitionsDefinition(start_date="2024-01-01")
 
-
-# Checks on the inputs. They are blocking: a failure stops the join, and everything after it,
-# from being built from bad inputs in the same run.
-
-
-@dg.asset_check(asset=products, blocking=True, pool=DUCKDB_POOL)
-def product_id_is_unique(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    """Every product has a product_id, and no two share one."""
-    return run_check(
-        duckdb,
-        queries.duplicate_or_missing_keys("products", "product_id"),
-        counted="duplicate_or_missing_product_ids",
-        examples="example_product_ids",
-    )
-
-
-@dg.asset_check(asset=sales_reps, blocking=True, pool=DUCKDB_POOL)
-def rep_id_is_unique(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    """Every sales rep has a rep_id, and no two share one."""
-    return run_check(
-        duckdb,
-        queries.duplicate_or_missing_keys("sales_reps", "rep_id"),
-        counted="duplicate_or_missing_rep_ids",
-        examples="example_rep_ids",
-    )
-
-
-@dg.asset_check(asset=sales_data, blocking=True, pool=DUCKDB_POOL)
-def no_negative_sales(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    """No sale has a negative quantity or dollar amount."""
-    return run_check(
-        duckdb,
-        queries.NEGATIVE_SALES,
+SALES_CHECKS = [
+    *audits.not_null(
+        "order_id",
+        "date",
+        "product_id",
+        "rep_id",
+        "quantity",
+        "dollar_amount",
+        source="sales_data.csv",
+    ),
+    audits.unique("order_id", source="sales_data.csv"),
+    audits.row_rule(
+        "date_is_in_a_partition",
+        f"Every sale is dated from {monthly_partition.start:%Y-%m-%d} (the first month) to today.",
+        counted="sales_dated_outside_the_months",
+        offending="date < $first_day or date > current_date",
+        first_day=monthly_partition.start.date(),
+    ),
+    audits.row_rule(
+        "no_negative_sales",
+        "No sale has a negative quantity or dollar amount.",
         counted="sales_with_negative_quantity_or_amount",
-        examples="example_order_ids",
-    )
+        offending="quantity < 0 or dollar_amount < 0",
+    ),
+]
+
+
+@dg.asset(
+    kinds={"duckdb"},
+    group_name="ingestion",
+    pool=DUCKDB_POOL,
+    check_specs=audits.specs("sales_data", SALES_CHECKS),
+)
+def sales_data(duckdb: DuckDBResource, csv_folder: CsvFolder):
+    """Sales from sales_data.csv: one row per order."""
+    yield from load_csv("sales_data", duckdb, csv_folder, SALES_CHECKS)
 
 
 # The join and its checks
+
+JOINED_DATA_CHECKS = [
+    audits.row_rule(
+        "missing_dimension_check",
+        "Every sale found its rep and its product.",
+        counted="rows_missing_rep_or_product",
+        offending="rep_name is null or product_name is null",
+    ),
+    audits.one_row_per("order_id", source="sales_data", name="one_joined_row_per_sale"),
+]
 
 
 @dg.asset(
@@ -90,39 +139,29 @@ def no_negative_sales(duckdb: DuckDBResource) -> dg.AssetCheckResult:
     kinds={"duckdb"},
     group_name="joins",
     pool=DUCKDB_POOL,
+    check_specs=audits.specs("joined_data", JOINED_DATA_CHECKS),
 )
-def joined_data(duckdb: DuckDBResource) -> dg.MaterializeResult:
+def joined_data(duckdb: DuckDBResource):
     """Sales left-joined to their rep and product: one row per order."""
     with connect(duckdb) as conn:
-        # One statement, so the old table stays whole until the new one is complete.
-        conn.execute(queries.JOINED_DATA)
-        metadata = table_metadata(conn, "joined_data", order_by="order_id")
-    return dg.MaterializeResult(metadata=metadata)
-
-
-@dg.asset_check(asset=joined_data, blocking=True, pool=DUCKDB_POOL)
-def missing_dimension_check(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    """Every sale in joined_data found its rep and its product."""
-    return run_check(
-        duckdb,
-        queries.MISSING_DIMENSIONS,
-        counted="rows_missing_rep_or_product",
-        examples="example_order_ids",
-    )
-
-
-@dg.asset_check(asset=joined_data, blocking=True, pool=DUCKDB_POOL)
-def one_joined_row_per_sale(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-    """joined_data has exactly as many rows as sales_data: the join fanned nothing out."""
-    return run_check(
-        duckdb,
-        queries.JOIN_FAN_OUT,
-        counted="extra_joined_rows",
-        examples="example_repeated_order_ids",
-    )
+        yield from publish(
+            conn,
+            "joined_data",
+            select=queries.JOINED_DATA,
+            audits=JOINED_DATA_CHECKS,
+            key="order_id",
+            order_by="order_id",
+            source="sales_data joined to sales_reps and products",
+        )
 
 
 # Analysis by month
+
+# New upstream data brings the latest partitions up to date without a manual backfill, but
+# only once every blocking check upstream has passed.
+AUTOMATION = (
+    dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+)
 
 
 def partition_range_metadata(context: dg.AssetExecutionContext) -> dict[str, str]:
@@ -132,74 +171,61 @@ def partition_range_metadata(context: dg.AssetExecutionContext) -> dict[str, str
     return {"partition_range": f"{key_range.start} to {key_range.end}"}
 
 
-monthly_partition = dg.MonthlyPartitionsDefinition(start_date="2024-01-01")
-
-
 @dg.asset(
     deps=[joined_data],
     partitions_def=monthly_partition,
     # A backfill of any number of months is one run that rewrites the whole range at once.
     backfill_policy=dg.BackfillPolicy.single_run(),
-    # New upstream data brings the latest month up to date without a manual backfill.
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=AUTOMATION,
     kinds={"duckdb"},
     group_name="analysis",
     pool=DUCKDB_POOL,
+    check_specs=[totals_check("monthly_sales_performance")],
 )
-def monthly_sales_performance(
-    context: dg.AssetExecutionContext, duckdb: DuckDBResource
-) -> dg.MaterializeResult:
+def monthly_sales_performance(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     """Sales totals from joined_data: one row per month, rep and product."""
     window = context.partition_time_window
-    first_month = window.start.strftime("%Y-%m")
-    end_month = window.end.strftime("%Y-%m")
     with connect(duckdb) as conn:
-        metadata = replace_rows(
+        yield from rewrite_partitions(
             conn,
             table="monthly_sales_performance",
             create=queries.CREATE_MONTHLY_SALES_PERFORMANCE,
             where=queries.MONTHLY_PARTITION_FILTER,
-            where_params=[first_month, end_month],
             insert=queries.INSERT_MONTHLY_SALES_PERFORMANCE,
-            insert_params=[window.start.date(), window.end.date()],
+            reconcile=queries.MONTHLY_TOTALS_MISMATCH,
+            params={"start": window.start.date(), "end": window.end.date()},
             order_by="partition_date, total_dollar_amount desc",
+            metadata=partition_range_metadata(context),
         )
-    return dg.MaterializeResult(metadata={**metadata, **partition_range_metadata(context)})
 
 
 # Analysis by product category
-
-product_category_partition = dg.StaticPartitionsDefinition(
-    ["Electronics", "Books", "Home and Garden", "Clothing"]
-)
 
 
 @dg.asset(
     deps=[joined_data],
     partitions_def=product_category_partition,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=AUTOMATION,
     kinds={"duckdb"},
     group_name="analysis",
     pool=DUCKDB_POOL,
+    check_specs=[totals_check("product_performance")],
 )
-def product_performance(
-    context: dg.AssetExecutionContext, duckdb: DuckDBResource
-) -> dg.MaterializeResult:
+def product_performance(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     """Sales totals from joined_data: one row per product category and product."""
-    categories = context.partition_keys
     with connect(duckdb) as conn:
-        metadata = replace_rows(
+        yield from rewrite_partitions(
             conn,
             table="product_performance",
             create=queries.CREATE_PRODUCT_PERFORMANCE,
             where=queries.CATEGORY_PARTITION_FILTER,
-            where_params=[categories],
             insert=queries.INSERT_PRODUCT_PERFORMANCE,
-            insert_params=[categories],
+            reconcile=queries.CATEGORY_TOTALS_MISMATCH,
+            params={"categories": context.partition_keys},
             order_by="product_category, total_dollar_amount desc",
+            metadata=partition_range_metadata(context),
         )
-    return dg.MaterializeResult(metadata={**metadata, **partition_range_metadata(context)})
 
 
 # Ad hoc requests: a JSON file dropped into data/requests/ becomes one report run.
@@ -253,13 +279,6 @@ defs = dg.Definitions(
         monthly_sales_performance,
         product_performance,
         adhoc_request,
-    ],
-    asset_checks=[
-        product_id_is_unique,
-        rep_id_is_unique,
-        no_negative_sales,
-        missing_dimension_check,
-        one_joined_row_per_sale,
     ],
     jobs=[adhoc_request_job],
     schedules=[weekly_update_schedule],

@@ -1,13 +1,12 @@
-"""SQL for the joined table, its checks and the two partitioned analysis tables.
+"""SQL for the joined table and the two partitioned analysis tables, with the reconciliation
+of each against joined_data.
 
-Every value from outside the package is a `?` parameter; only table and column names
-written here are part of the SQL text.
+Every value from outside the package is a parameter; only table and column names written
+here are part of the SQL text. A partition range is bound once, by name (`$start`, `$end`,
+`$categories`), and shared by the delete, the insert, the reconciliation and the preview.
 """
 
-from dataclasses import dataclass
-
 JOINED_DATA = """
-create or replace table joined_data as
 select
     sales.order_id,
     sales.date,
@@ -26,61 +25,6 @@ left join products on products.product_id = sales.product_id
 """
 
 
-@dataclass(frozen=True)
-class CheckQuery:
-    """A check as two queries: how many rows or keys offend, and the first few of them.
-
-    The examples are only looked up when the count is not zero, so a passing check costs
-    one scan at most.
-    """
-
-    count: str
-    examples: str
-
-
-MISSING_DIMENSIONS = CheckQuery(
-    count="select count(*) from joined_data where rep_name is null or product_name is null",
-    examples="""
-        select order_id from joined_data
-        where rep_name is null or product_name is null
-        order by order_id limit 5
-    """,
-)
-
-
-def duplicate_or_missing_keys(table: str, key: str) -> CheckQuery:
-    """Key values that appear more than once, and a 'NULL' entry if some rows have none.
-
-    `table` and `key` are names from this package, never values from outside it.
-    """
-    offending = f"select {key} from {table} group by {key} having count(*) > 1 or {key} is null"  # noqa: S608
-    return CheckQuery(
-        count=f"select count(*) from ({offending})",  # noqa: S608
-        examples=f"select coalesce({key}, 'NULL') from ({offending}) "  # noqa: S608
-        f"order by {key} nulls first limit 5",
-    )
-
-
-NEGATIVE_SALES = CheckQuery(
-    count="select count(*) from sales_data where quantity < 0 or dollar_amount < 0",
-    examples="""
-        select order_id from sales_data
-        where quantity < 0 or dollar_amount < 0
-        order by order_id limit 5
-    """,
-)
-
-# A join to a dimension with a duplicated key repeats the sale and double-counts its revenue.
-JOIN_FAN_OUT = CheckQuery(
-    count="select (select count(*) from joined_data) - (select count(*) from sales_data)",
-    examples="""
-        select order_id from joined_data
-        group by order_id having count(*) > 1
-        order by order_id limit 5
-    """,
-)
-
-
 CREATE_MONTHLY_SALES_PERFORMANCE = """
 create table if not exists monthly_sales_performance (
     partition_date varchar,
@@ -91,7 +35,9 @@ create table if not exists monthly_sales_performance (
 """
 
 # Partition keys are 'YYYY-MM', so the key range is also a half-open string range.
-MONTHLY_PARTITION_FILTER = "partition_date >= ? and partition_date < ?"
+MONTHLY_PARTITION_FILTER = (
+    "partition_date >= strftime($start, '%Y-%m') and partition_date < strftime($end, '%Y-%m')"
+)
 
 # A half-open range on the date column itself, so DuckDB can skip row groups outside it.
 INSERT_MONTHLY_SALES_PERFORMANCE = """
@@ -102,7 +48,7 @@ select
     product_name as product,
     sum(dollar_amount)::decimal(18, 2) as total_dollar_amount
 from joined_data
-where date >= ? and date < ?
+where date >= $start and date < $end
 group by all
 """
 
@@ -115,7 +61,7 @@ create table if not exists product_performance (
 )
 """
 
-CATEGORY_PARTITION_FILTER = "list_contains(?::varchar[], product_category)"
+CATEGORY_PARTITION_FILTER = "list_contains($categories::varchar[], product_category)"
 
 INSERT_PRODUCT_PERFORMANCE = """
 insert into product_performance
@@ -125,6 +71,47 @@ select
     sum(dollar_amount)::decimal(18, 2) as total_dollar_amount,
     sum(quantity)::bigint as total_units_sold
 from joined_data
-where list_contains(?::varchar[], category)
+where list_contains($categories::varchar[], category)
 group by all
+"""
+
+# Reconciliation: the partitions whose totals in the analysis table differ from joined_data's
+# for the same range. A bug in an aggregation above cannot go unnoticed.
+MONTHLY_TOTALS_MISMATCH = """
+with written as (
+    select partition_date as partition, sum(total_dollar_amount) as dollars
+    from monthly_sales_performance
+    where partition_date >= strftime($start, '%Y-%m') and partition_date < strftime($end, '%Y-%m')
+    group by all
+), joined as (
+    select strftime(date, '%Y-%m') as partition, sum(dollar_amount) as dollars
+    from joined_data
+    where date >= $start and date < $end
+    group by all
+)
+select partition
+from written full join joined using (partition)
+where written.dollars is distinct from joined.dollars
+order by partition
+"""
+
+CATEGORY_TOTALS_MISMATCH = """
+with written as (
+    select
+        product_category as partition,
+        sum(total_dollar_amount) as dollars,
+        sum(total_units_sold) as units
+    from product_performance
+    where list_contains($categories::varchar[], product_category)
+    group by all
+), joined as (
+    select category as partition, sum(dollar_amount) as dollars, sum(quantity) as units
+    from joined_data
+    where list_contains($categories::varchar[], category)
+    group by all
+)
+select partition
+from written full join joined using (partition)
+where written.dollars is distinct from joined.dollars or written.units is distinct from joined.units
+order by partition
 """

@@ -2,13 +2,15 @@
 
 import csv
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from etl_tutorial.tables import connect, table_metadata, transaction
+from etl_tutorial.audits import Audit
+from etl_tutorial.tables import connect, publish
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_DIR / "data"
@@ -49,51 +51,96 @@ class CsvFolder(dg.ConfigurableResource):
         return Path(self.path) / f"{table}.csv"
 
 
-def load_csv(table: str, duckdb: DuckDBResource, csv_folder: CsvFolder) -> dg.MaterializeResult:
-    """The body of each ingestion asset: `table` replaced from its CSV in `csv_folder`."""
-    with connect(duckdb) as conn:
-        metadata = replace_table_from_csv(conn, table, csv_folder.csv_for(table))
-    return dg.MaterializeResult(metadata=metadata)
+# Money is read as text and must be written in whole cents: DuckDB would round `12.345` into
+# decimal(18, 2) without a word. Sixteen digits at most before the point, so it always fits.
+MONEY = "decimal(18, 2)"
+WHOLE_CENTS = r"[+-]?[0-9]{1,16}(\.[0-9]{0,2}0*)?"
+NOT_WHOLE_CENTS = "amount is not in whole cents"
 
 
-def replace_table_from_csv(
-    conn: duckdb.DuckDBPyConnection, table: str, path: Path
-) -> dict[str, object]:
-    """Replaces `table` with the rows of the CSV at `path` and returns the table's metadata.
+def key_of(table: str) -> str:
+    """Each CSV's first column is its key: the value that names a row in messages."""
+    return next(iter(CSV_COLUMNS[table]))
 
-    The old table stays as it was unless the whole file loads.
+
+def load_csv(
+    table: str, database: DuckDBResource, csv_folder: CsvFolder, audits: Sequence[Audit]
+) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
+    """The body of each ingestion asset: `table` replaced from its CSV in `csv_folder`, only
+    if every row loads and passes `audits`."""
+    path = csv_folder.csv_for(table)
+    _check_header(path, list(CSV_COLUMNS[table]))
+    with connect(database) as conn:
+        try:
+            yield from publish(
+                conn,
+                table,
+                select=read_csv_sql(table),
+                params=[str(path)],
+                audits=audits,
+                key=key_of(table),
+                # rowid is the order of the file, so examples come in the order a reader finds them.
+                order_by="rowid",
+                source=path.name,
+            )
+        except duckdb.Error as error:
+            if NOT_WHOLE_CENTS in str(error):
+                raise _not_whole_cents(conn, table, path) from None
+            raise dg.Failure(
+                description=f"{path.name} could not be loaded into {table}: {_first_lines(error)}",
+                metadata={"file": str(path), "duckdb_error": str(error)},
+            ) from error
+
+
+def read_csv_sql(table: str, *, exact_money: bool = True) -> str:
+    """`select` from `read_csv(?)` with the table's explicit column types.
+
+    With `exact_money`, money columns are read as text and refused unless they are whole cents;
+    without it they are read as decimal(18, 2) directly, as plain DuckDB would (the
+    benchmark's floor). Column names and types are this module's own constants; the path is
+    the one parameter.
     """
     columns = CSV_COLUMNS[table]
-    _check_header(path, list(columns))
-    try:
-        with transaction(conn):
-            conn.execute(create_table_from_csv_sql(table), [str(path)])
-            (row_count,) = conn.execute(f"select count(*) from {table}").fetchone()  # noqa: S608
-            if row_count == 0:
-                raise dg.Failure(
-                    description=f"{path.name} has a header but no rows; {table} is unchanged.",
-                    metadata={"file": str(path)},
-                )
-    except duckdb.Error as error:
-        raise dg.Failure(
-            description=f"{path.name} could not be loaded into {table}: {_first_lines(error)}",
-            metadata={"file": str(path), "duckdb_error": str(error)},
-        ) from error
-    return table_metadata(conn, table, order_by=next(iter(columns)))
-
-
-def create_table_from_csv_sql(table: str) -> str:
-    """`create or replace table` from `read_csv(?)` with the table's explicit column types.
-
-    Column names and types are this module's own constants; the path is the one parameter.
-    """
-    column_types = ", ".join(
-        f"'{name}': '{sql_type}'" for name, sql_type in CSV_COLUMNS[table].items()
+    as_read = {
+        name: "varchar" if exact_money and sql_type == MONEY else sql_type
+        for name, sql_type in columns.items()
+    }
+    column_types = ", ".join(f"'{name}': '{sql_type}'" for name, sql_type in as_read.items())
+    selected = ", ".join(
+        f"if({name} is null or regexp_full_match({name}, '{WHOLE_CENTS}'), "
+        f"{name}::{MONEY}, error('{NOT_WHOLE_CENTS}')) as {name}"
+        if as_read[name] != sql_type
+        else name
+        for name, sql_type in columns.items()
     )
     return (
-        f"create or replace table {table} as "  # noqa: S608
-        "select * from read_csv(?, header = true, auto_detect = false, "
+        f"select {selected} from read_csv(?, header = true, auto_detect = false, "  # noqa: S608
         f"columns = {{{column_types}}})"
+    )
+
+
+def _not_whole_cents(conn: duckdb.DuckDBPyConnection, table: str, path: Path) -> dg.Failure:
+    """Says which money column holds amounts that are not whole cents, and in which rows."""
+    key = key_of(table)
+    problems = {}
+    text = read_csv_sql(table, exact_money=False).replace(f"'{MONEY}'", "'varchar'")
+    for column in (name for name, sql_type in CSV_COLUMNS[table].items() if sql_type == MONEY):
+        offending = f"from ({text}) where not regexp_full_match({column}, '{WHOLE_CENTS}')"  # noqa: S608
+        (count,) = conn.execute(f"select count(*) {offending}", [str(path)]).fetchone()
+        first = conn.execute(f"select {key}, {column} {offending} limit 5", [str(path)]).fetchall()
+        if count:
+            problems[column] = (count, first)
+    described = "; ".join(
+        f"column {column}: {count} amount(s) such as "
+        + ", ".join(f"{value!r} ({key} {row_key})" for row_key, value in first)
+        for column, (count, first) in problems.items()
+    )
+    return dg.Failure(
+        description=(
+            f"{path.name} could not be loaded into {table}: {described}. Amounts must be whole "
+            "cents (at most two decimals): they are refused, never rounded."
+        ),
+        metadata={"file": str(path), "columns": list(problems)},
     )
 
 

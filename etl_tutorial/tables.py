@@ -1,5 +1,5 @@
-"""Small DuckDB helpers the assets share: a connection, a transaction, a partition rewrite,
-and table metadata."""
+"""Small DuckDB helpers the assets share: a connection, a transaction, write-audit-publish
+for whole tables, an audited partition rewrite, and table metadata."""
 
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -9,9 +9,10 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from tabulate import tabulate
 
-from etl_tutorial.queries import CheckQuery
+from etl_tutorial.audits import EXAMPLES, Audit, describe_failures, run_audits
 
 PREVIEW_ROWS = 10
+TOTALS_CHECK = "totals_match_joined_data"
 
 
 @contextmanager
@@ -37,45 +38,126 @@ def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[None]:
     conn.execute("commit")
 
 
-def run_check(
-    duckdb_resource: DuckDBResource, check: CheckQuery, *, counted: str, examples: str
-) -> dg.AssetCheckResult:
-    """Passes when `check` counts nothing; otherwise its metadata says how many and which.
+def staged(table: str) -> str:
+    """Where the new rows of `table` wait for their audits before they are published."""
+    return f"{table}__staged"
 
-    The metadata keys name what was counted, so a failure explains itself in the UI.
+
+def publish(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    *,
+    select: str,
+    params: Sequence[object] = (),
+    audits: Sequence[Audit],
+    key: str,
+    order_by: str,
+    source: str,
+) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
+    """Write, audit, publish: builds `table`'s new rows from `select` into a staged table,
+    runs every audit on them, and only if all pass swaps them in for the old rows in one
+    transaction. Otherwise the audits' results are reported, the run fails with what was
+    wrong, and `table` keeps its last good rows, with no new materialization recorded.
+
+    `select` is SQL owned by this package; `params` are its values. `source` names the input
+    (a file, or the tables joined) in the failure message.
     """
-    with connect(duckdb_resource) as conn:
-        (count,) = conn.execute(check.count).fetchone()
-        first = [key for (key,) in conn.execute(check.examples).fetchall()] if count else []
-    return dg.AssetCheckResult(
-        passed=count == 0,
-        metadata={counted: count, examples: dg.MetadataValue.json(first)},
+    new_rows = staged(table)
+    conn.execute(f"create or replace table {new_rows} as {select}", params)  # noqa: S608
+    (row_count,) = conn.execute(f"select count(*) from {new_rows}").fetchone()  # noqa: S608
+    if row_count == 0:
+        conn.execute(f"drop table {new_rows}")
+        raise dg.Failure(
+            description=f"{source} has no rows; {table} is unchanged.",
+            metadata={"source": source},
+        )
+    results = run_audits(conn, new_rows, audits, asset=table, key=key, order_by=order_by)
+    failed = [result for result in results if not result.passed]
+    if failed:
+        conn.execute(f"drop table {new_rows}")
+        yield from results
+        raise dg.Failure(
+            description=(
+                f"{source}: {len(failed)} of {len(results)} blocking checks failed, "
+                f"so {table} keeps its last good rows.\n{describe_failures(failed, key)}"
+            ),
+            metadata={"source": source, "failed_checks": [result.check_name for result in failed]},
+        )
+    with transaction(conn):
+        conn.execute(f"drop table if exists {table}")
+        conn.execute(f"alter table {new_rows} rename to {table}")
+    yield dg.MaterializeResult(
+        metadata=table_metadata(conn, table, order_by=key), check_results=results
     )
 
 
-def replace_rows(
+class _Rejected(Exception):
+    """Raised inside a partition write's transaction to roll it back."""
+
+
+def rewrite_partitions(
     conn: duckdb.DuckDBPyConnection,
     *,
     table: str,
     create: str,
     where: str,
-    where_params: Sequence[object],
     insert: str,
-    insert_params: Sequence[object],
+    reconcile: str,
+    params: dict[str, object],
     order_by: str,
-) -> dict[str, object]:
-    """Rewrites the rows of `table` matching `where` from `insert`, in one transaction.
+    metadata: dict[str, object],
+) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
+    """Rewrites the rows of `table` matching `where` from `insert`, in one transaction that
+    commits only if `reconcile` finds no partition whose totals differ from joined_data's.
 
-    `table`, `create`, `where`, `insert` and `order_by` are SQL owned by this package;
-    every value from outside it travels in the parameter lists.
+    `table`, `create`, `where`, `insert`, `reconcile` and `order_by` are SQL owned by this
+    package; every value from outside it travels in `params`, bound once by name and shared
+    by the delete, the insert, the reconciliation and the preview.
     """
     conn.execute(create)
-    # Delete and insert commit together: a failed insert leaves the previous rows in place,
-    # and re-running the same partitions never duplicates them.
-    with transaction(conn):
-        conn.execute(f"delete from {table} where {where}", where_params)  # noqa: S608
-        conn.execute(insert, insert_params)
-    return table_metadata(conn, table, where=where, params=where_params, order_by=order_by)
+    try:
+        # Delete and insert commit together: a failed insert leaves the previous rows in
+        # place, and re-running the same partitions never duplicates them.
+        with transaction(conn):
+            conn.execute(f"delete from {table} where {where}", params)  # noqa: S608
+            conn.execute(insert, params)
+            mismatched = [partition for (partition,) in conn.execute(reconcile, params).fetchall()]
+            totals = dg.AssetCheckResult(
+                check_name=TOTALS_CHECK,
+                passed=not mismatched,
+                metadata={
+                    "partitions_with_other_totals": len(mismatched),
+                    "example_partitions": dg.MetadataValue.json(mismatched[:EXAMPLES]),
+                },
+            )
+            if mismatched:
+                raise _Rejected
+    except _Rejected:
+        yield totals
+        raise dg.Failure(
+            description=(
+                f"{table}: the totals of {len(mismatched)} partition(s) differ from joined_data's "
+                f"({', '.join(mismatched[:EXAMPLES])}); the write was rolled back."
+            ),
+            metadata={"partitions_with_other_totals": mismatched},
+        ) from None
+    yield dg.MaterializeResult(
+        metadata={
+            **table_metadata(conn, table, where=where, params=params, order_by=order_by),
+            **metadata,
+        },
+        check_results=[totals],
+    )
+
+
+def totals_check(asset: str) -> dg.AssetCheckSpec:
+    """The reconciliation every partitioned asset declares: see `rewrite_partitions`."""
+    return dg.AssetCheckSpec(
+        TOTALS_CHECK,
+        asset=asset,
+        blocking=True,
+        description="The partitions written have the same money and unit totals as joined_data.",
+    )
 
 
 def table_metadata(
@@ -83,7 +165,7 @@ def table_metadata(
     table: str,
     *,
     where: str = "true",
-    params: Sequence[object] = (),
+    params: Sequence[object] | dict[str, object] = (),
     order_by: str,
 ) -> dict[str, object]:
     """Row count, column schema and a markdown preview of the rows of `table` matching `where`."""

@@ -1,4 +1,3 @@
-import csv
 import shutil
 from pathlib import Path
 
@@ -7,39 +6,17 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from etl_tutorial.definitions import defs
 from etl_tutorial.sources import DATA_DIR, CsvFolder
-
-ALL_ASSETS = list(defs.assets) + list(defs.asset_checks)
-UNPARTITIONED = ["products", "sales_reps", "sales_data", "joined_data"]
-
-
-def rewrite_csv(path: Path, edit) -> None:
-    """Rewrites a CSV after `edit(rows)` has changed its parsed rows (header first) in place."""
-    with path.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))
-    edit(rows)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f, lineterminator="\n").writerows(rows)
+from etl_tutorial_tests.helpers import (
+    ALL_ASSETS,
+    ALL_CATEGORIES,
+    ALL_MONTHS,
+    UNPARTITIONED,
+    snapshot,
+)
 
 
-@pytest.fixture
-def csv_dir(tmp_path: Path) -> Path:
-    """A private copy of the shipped CSVs that a test may edit."""
-    return Path(
-        shutil.copytree(DATA_DIR, tmp_path / "csv", ignore=shutil.ignore_patterns("*.duckdb*"))
-    )
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Path:
-    return tmp_path / "test.duckdb"
-
-
-@pytest.fixture
-def materialize(database: Path, csv_dir: Path):
-    """Materializes a selection of the real definitions against the test's own database and CSVs."""
-
+def _materializer(database: Path, csv_dir: Path):
     def run(
         selection, *, partition_key=None, partition_range=None, run_config=None, raise_on_error=True
     ):
@@ -66,6 +43,25 @@ def materialize(database: Path, csv_dir: Path):
 
 
 @pytest.fixture
+def csv_dir(tmp_path: Path) -> Path:
+    """A private copy of the shipped CSVs that a test may edit."""
+    return Path(
+        shutil.copytree(DATA_DIR, tmp_path / "csv", ignore=shutil.ignore_patterns("*.duckdb*"))
+    )
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    return tmp_path / "test.duckdb"
+
+
+@pytest.fixture
+def materialize(database: Path, csv_dir: Path):
+    """Materializes a selection of the real definitions against the test's own database and CSVs."""
+    return _materializer(database, csv_dir)
+
+
+@pytest.fixture
 def query(database: Path):
     """Runs a query on the test's database in a short-lived connection, as the assets do."""
 
@@ -74,3 +70,23 @@ def query(database: Path):
             return conn.execute(sql, params).fetchall()
 
     return run
+
+
+@pytest.fixture(scope="session")
+def published_database(tmp_path_factory) -> Path:
+    """Every table materialized once from the shipped CSVs, every partition included."""
+    folder = tmp_path_factory.mktemp("published")
+    database = folder / "published.duckdb"
+    run = _materializer(database, DATA_DIR)
+    run(UNPARTITIONED)
+    run(["monthly_sales_performance"], partition_range=ALL_MONTHS)
+    run(["product_performance"], partition_range=ALL_CATEGORIES)
+    return database
+
+
+@pytest.fixture
+def published(published_database: Path, database: Path, query) -> dict[str, list]:
+    """The test's database starts as a copy of every table published from the shipped CSVs;
+    returns their rows."""
+    shutil.copy(published_database, database)
+    return snapshot(query)

@@ -1,59 +1,81 @@
-"""Expected table contents computed from the CSVs in plain Python, independently of DuckDB and
-of the package's SQL."""
+"""Expected table contents computed from the CSVs with pandas: an engine independent of DuckDB
+and of the package's SQL. Money stays exact (Decimal, never float)."""
 
-import csv
-from collections import defaultdict
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+# How pandas reads each column: as text unless converted here.
+CONVERTERS = {
+    "products": {"price": Decimal},
+    "sales_reps": {"hire_date": lambda value: pd.Timestamp(value).date()},
+    "sales_data": {
+        "order_id": int,
+        "date": lambda value: pd.Timestamp(value).date(),
+        "quantity": int,
+        "dollar_amount": Decimal,
+    },
+}
 
 
-def joined_rows(csv_dir: Path) -> list[dict]:
-    """One dict per sale, with its rep's and product's fields (None where the key is unknown)."""
-    reps = {row["rep_id"]: row for row in read_csv(csv_dir / "sales_reps.csv")}
-    products = {row["product_id"]: row for row in read_csv(csv_dir / "products.csv")}
-    joined = []
-    for sale in read_csv(csv_dir / "sales_data.csv"):
-        rep = reps.get(sale["rep_id"], {})
-        product = products.get(sale["product_id"], {})
-        joined.append(
-            {
-                "order_id": int(sale["order_id"]),
-                "date": date.fromisoformat(sale["date"]),
-                "dollar_amount": Decimal(sale["dollar_amount"]),
-                "customer_name": sale["customer_name"],
-                "quantity": int(sale["quantity"]),
-                "rep_name": rep.get("rep_name"),
-                "department": rep.get("department"),
-                "hire_date": date.fromisoformat(rep["hire_date"]) if rep else None,
-                "product_name": product.get("product_name"),
-                "category": product.get("category"),
-                "price": Decimal(product["price"]) if product else None,
-            }
-        )
-    return joined
+def read_csv(csv_dir: Path, table: str) -> pd.DataFrame:
+    """One CSV as written, with its numbers and dates converted exactly. `utf-8-sig` accepts a
+    byte-order mark, as a spreadsheet may write one."""
+    frame = pd.read_csv(
+        csv_dir / f"{table}.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig"
+    )
+    for column, convert in CONVERTERS[table].items():
+        frame[column] = frame[column].map(convert)
+    return frame
+
+
+def rows(frame: pd.DataFrame) -> list[tuple]:
+    """A frame's rows as tuples of plain Python values (None for a missing one)."""
+    return [
+        tuple(None if pd.isna(value) else value for value in row)
+        for row in frame.itertuples(index=False)
+    ]
+
+
+def joined_data(csv_dir: Path) -> pd.DataFrame:
+    """Each sale with its rep's and product's fields, by order_id."""
+    sales = read_csv(csv_dir, "sales_data")
+    reps = read_csv(csv_dir, "sales_reps")
+    products = read_csv(csv_dir, "products")
+    joined = sales.merge(reps, on="rep_id", how="left").merge(products, on="product_id", how="left")
+    return joined[
+        [
+            "order_id",
+            "date",
+            "dollar_amount",
+            "customer_name",
+            "quantity",
+            "rep_name",
+            "department",
+            "hire_date",
+            "product_name",
+            "category",
+            "price",
+        ]
+    ].sort_values("order_id")
 
 
 def monthly_sales_performance(csv_dir: Path) -> set[tuple]:
     """(partition_date 'YYYY-MM', rep_name, product, total_dollar_amount) rows."""
-    totals: dict[tuple, Decimal] = defaultdict(Decimal)
-    for row in joined_rows(csv_dir):
-        month = f"{row['date'].year:04d}-{row['date'].month:02d}"
-        totals[(month, row["rep_name"], row["product_name"])] += row["dollar_amount"]
-    return {(*key, total) for key, total in totals.items()}
+    joined = joined_data(csv_dir)
+    joined["month"] = [f"{day:%Y-%m}" for day in joined["date"]]
+    totals = joined.groupby(["month", "rep_name", "product_name"])["dollar_amount"].sum()
+    return set(rows(totals.reset_index()))
 
 
 def product_performance(csv_dir: Path) -> set[tuple]:
     """(product_category, product_name, total_dollar_amount, total_units_sold) rows."""
-    dollars: dict[tuple, Decimal] = defaultdict(Decimal)
-    units: dict[tuple, int] = defaultdict(int)
-    for row in joined_rows(csv_dir):
-        key = (row["category"], row["product_name"])
-        dollars[key] += row["dollar_amount"]
-        units[key] += row["quantity"]
-    return {(*key, dollars[key], units[key]) for key in dollars}
+    joined = joined_data(csv_dir)
+    totals = joined.groupby(["category", "product_name"]).agg(
+        dollars=("dollar_amount", "sum"), units=("quantity", "sum")
+    )
+    return {
+        (category, name, dollars, int(units))
+        for category, name, dollars, units in rows(totals.reset_index())
+    }

@@ -2,11 +2,13 @@
 
 import json
 import os
-from collections import defaultdict
-from decimal import Decimal
+from datetime import date
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 from dagster_duckdb import DuckDBResource
 
 from etl_tutorial.adhoc import RequestFolder
@@ -20,7 +22,7 @@ from etl_tutorial.definitions import (
 )
 from etl_tutorial.sources import DATA_DIR, CsvFolder
 from etl_tutorial_tests import expected
-from etl_tutorial_tests.conftest import UNPARTITIONED
+from etl_tutorial_tests.helpers import ALL_ASSETS, PARTITIONED, UNPARTITIONED, rewrite_csv
 
 SAMPLE_REQUEST = json.loads((DATA_DIR / "sample_request" / "request.json").read_text())
 
@@ -39,34 +41,108 @@ def test_automation_sensor_is_on_from_the_start():
     assert automation_sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
 
-def test_new_joined_data_requests_the_latest_month_and_every_category(tmp_path, csv_dir):
-    instance = dg.DagsterInstance.ephemeral()
-    resources = {
-        "duckdb": DuckDBResource(database=str(tmp_path / "automation.duckdb")),
-        "csv_folder": CsvFolder(path=str(csv_dir)),
-    }
+class Automation:
+    """The automation sensor's evaluation of the real definitions, tick after tick, against an
+    instance of the test's own, and materializations recorded in that instance."""
 
-    def evaluate(cursor=None):
-        return dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=cursor)
+    def __init__(self, database, csv_dir):
+        self.instance = dg.DagsterInstance.ephemeral()
+        self.resources = {
+            "duckdb": DuckDBResource(database=str(database)),
+            "csv_folder": CsvFolder(path=str(csv_dir)),
+        }
+        self.cursor = None
 
-    nothing_upstream = evaluate()
-    assert nothing_upstream.total_requested == 0
+    def tick(self) -> dict[str, set[str]]:
+        """The partitions requested on this tick, by asset."""
+        result = dg.evaluate_automation_conditions(
+            defs=defs, instance=self.instance, cursor=self.cursor
+        )
+        self.cursor = result.cursor
+        return {
+            asset: result.get_requested_partitions(dg.AssetKey(asset))
+            for asset in PARTITIONED
+            if result.get_requested_partitions(dg.AssetKey(asset))
+        }
 
-    dg.materialize(
-        list(defs.assets) + list(defs.asset_checks),
-        selection=UNPARTITIONED,
-        instance=instance,
-        resources=resources,
-    )
-    after_join = evaluate(nothing_upstream.cursor)
-    monthly = after_join.get_requested_partitions(dg.AssetKey("monthly_sales_performance"))
-    categories = after_join.get_requested_partitions(dg.AssetKey("product_performance"))
+    def materialize(self, selection) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            ALL_ASSETS,
+            selection=selection,
+            instance=self.instance,
+            resources=self.resources,
+            raise_on_error=False,
+        )
+
+
+LATEST_AND_EVERY_CATEGORY = {
     # eager() keeps the latest time window current; older months are a backfill away.
-    assert monthly == {monthly_partition.get_last_partition_key()}
-    assert categories == set(product_category_partition.get_partition_keys())
+    "monthly_sales_performance": {monthly_partition.get_last_partition_key()},
+    "product_performance": set(product_category_partition.get_partition_keys()),
+}
 
-    unchanged = evaluate(after_join.cursor)
-    assert unchanged.total_requested == 0
+
+def test_new_joined_data_requests_the_latest_month_and_every_category(database, csv_dir):
+    automation = Automation(database, csv_dir)
+    assert automation.tick() == {}
+
+    automation.materialize(UNPARTITIONED)
+
+    assert automation.tick() == LATEST_AND_EVERY_CATEGORY
+    assert automation.tick() == {}
+
+
+def test_a_refused_join_requests_nothing_and_a_passing_rerun_requests_again(database, csv_dir):
+    automation = Automation(database, csv_dir)
+    automation.materialize(UNPARTITIONED)
+    automation.tick()
+    good_sales = (csv_dir / "sales_data.csv").read_bytes()
+    rewrite_csv(csv_dir / "sales_data.csv", lambda rows: rows[1].__setitem__(3, "R99"))
+
+    refused = automation.materialize(UNPARTITIONED)
+
+    assert not refused.success
+    assert automation.tick() == {}
+    (csv_dir / "sales_data.csv").write_bytes(good_sales)
+    assert automation.materialize(UNPARTITIONED).success
+    assert automation.tick() == LATEST_AND_EVERY_CATEGORY
+
+
+def _report_joined_data_checks(instance, **passed: bool) -> None:
+    """Records evaluations of joined_data's checks against its latest materialization."""
+    (latest,) = instance.fetch_materializations(dg.AssetKey("joined_data"), limit=1).records
+    for check_name, check_passed in passed.items():
+        instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(
+                asset_key=dg.AssetKey("joined_data"),
+                check_name=check_name,
+                passed=check_passed,
+                blocking=True,
+                metadata={},
+                target_materialization_data=AssetCheckEvaluationTargetMaterializationData(
+                    storage_id=latest.storage_id,
+                    run_id=latest.run_id,
+                    timestamp=latest.timestamp,
+                ),
+            )
+        )
+
+
+def test_a_failed_blocking_check_upstream_holds_back_automation_until_it_passes(database, csv_dir):
+    """joined_data materialized with a failed blocking check, as a run outside this code
+    location could record it: eager() alone would rebuild the partitions from it."""
+    automation = Automation(database, csv_dir)
+    automation.materialize(UNPARTITIONED)
+    automation.tick()
+    automation.instance.report_runless_asset_event(dg.AssetMaterialization("joined_data"))
+    _report_joined_data_checks(
+        automation.instance, missing_dimension_check=False, one_joined_row_per_sale=True
+    )
+
+    assert automation.tick() == {}
+
+    _report_joined_data_checks(automation.instance, missing_dimension_check=True)
+    assert automation.tick() == LATEST_AND_EVERY_CATEGORY
 
 
 def _context(folder, cursor=None):
@@ -145,18 +221,20 @@ def test_sensor_with_no_request_folder_requests_nothing(tmp_path):
 
 
 def _independent_adhoc(csv_dir, request) -> set[tuple]:
-    units: dict[tuple, int] = defaultdict(int)
-    dollars: dict[tuple, Decimal] = defaultdict(Decimal)
-    for row in expected.joined_rows(csv_dir):
-        if (
-            row["department"] == request["department"]
-            and row["product_name"] == request["product"]
-            and request["start_date"] <= row["date"].isoformat() < request["end_date"]
-        ):
-            key = (row["department"], row["rep_name"], row["product_name"])
-            units[key] += row["quantity"]
-            dollars[key] += row["dollar_amount"]
-    return {(*key, units[key], dollars[key]) for key in units}
+    joined = expected.joined_data(csv_dir)
+    dates = joined["date"].map(date.isoformat)
+    chosen = joined[
+        (joined["department"] == request["department"])
+        & (joined["product_name"] == request["product"])
+        & (dates >= request["start_date"])
+        & (dates < request["end_date"])
+    ]
+    totals = chosen.groupby(["department", "rep_name", "product_name"]).agg(
+        units=("quantity", "sum"), dollars=("dollar_amount", "sum")
+    )
+    return {
+        (*key, int(units), dollars) for *key, units, dollars in expected.rows(totals.reset_index())
+    }
 
 
 def _adhoc(materialize, request, **kwargs):

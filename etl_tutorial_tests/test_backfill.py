@@ -10,8 +10,8 @@ import pytest
 
 from etl_tutorial.sources import DATA_DIR
 from etl_tutorial_tests import expected
-from etl_tutorial_tests.conftest import UNPARTITIONED
 from etl_tutorial_tests.dagster_dev import DagsterDev, dagster_dev
+from etl_tutorial_tests.helpers import UNPARTITIONED
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,7 @@
-"""Whatever arrives in the CSVs: a clear failure naming the file and problem, or a failed check
-with counts and example keys, and never the loss of the last good tables."""
+"""Whatever arrives in the CSVs: a clear failure naming the file and problem, or a failed
+blocking check with counts and example keys, and never the loss of the last good tables.
+
+One case per rule that makes every sale count in exactly one month and one category."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -8,10 +10,16 @@ import pytest
 
 from etl_tutorial.sources import CSV_COLUMNS
 from etl_tutorial_tests import expected
-from etl_tutorial_tests.conftest import UNPARTITIONED, rewrite_csv
-
-TABLES = ["products", "sales_reps", "sales_data", "joined_data"]
-INPUT_CHECKS = {"product_id_is_unique", "rep_id_is_unique", "no_negative_sales"}
+from etl_tutorial_tests.helpers import (
+    PARTITIONED,
+    TABLES,
+    UNPARTITIONED,
+    check_evaluation,
+    materialized,
+    rewrite_csv,
+    snapshot,
+    step_failure,
+)
 
 
 def _edit(file: str, edit):
@@ -73,22 +81,29 @@ def _raw(file: str, write):
 
 @dataclass
 class Fails:
-    """The materialization fails with a message containing every fragment."""
+    """The CSV is refused while loading, with a message containing every fragment."""
 
     fragments: list[str]
 
 
 @dataclass
 class CheckFails:
-    """The CSV loads, and `check` fails with `count` offenders, `examples` among them."""
+    """The CSV loads, but blocking check `check` of `asset` fails: `counted` is `count`, and the
+    first offending keys are `examples`."""
 
+    asset: str
     check: str
+    counted: str
     count: int
     examples: list
 
 
 # The last column of each file, to drop in the "missing column" case.
 LAST_COLUMN = {table: list(columns)[-1] for table, columns in CSV_COLUMNS.items()}
+KEYS = {table: list(columns)[0] for table, columns in CSV_COLUMNS.items()} | {
+    "joined_data": "order_id"
+}
+SOURCES = {table: f"{table}.csv" for table in CSV_COLUMNS} | {"joined_data": "sales_data joined"}
 
 CASES = {}
 for table in CSV_COLUMNS:
@@ -101,7 +116,7 @@ for table in CSV_COLUMNS:
         ),
         f"{file} header only": (
             _edit(file, _keep_header_only),
-            Fails([file, "header but no rows", f"{table} is unchanged"]),
+            Fails([file, "has no rows", f"{table} is unchanged"]),
         ),
         f"{file} missing a column": (
             _edit(file, _drop_column(LAST_COLUMN[table])),
@@ -126,10 +141,6 @@ CASES |= {
         _edit("sales_data.csv", _set(5, "date", "2024-02-30")),
         Fails(["sales_data.csv", "Line: 6", "2024-02-30", "date"]),
     ),
-    "text in price": (
-        _edit("products.csv", _set(2, "price", "12,50 EUR")),
-        Fails(["products.csv", "Line: 3", "12,50 EUR", "price"]),
-    ),
     "not UTF-8": (
         _raw(
             "sales_reps.csv",
@@ -141,83 +152,198 @@ CASES |= {
         _raw("sales_data.csv", _append_latin1_sale),
         Fails(["sales_data.csv", "Line: 4002", "not utf-8 encoded"]),
     ),
-    "missing product_id": (
+    # Money is whole cents or refused: never rounded, never truncated.
+    "text in price": (
+        _edit("products.csv", _set(2, "price", "12,50 EUR")),
+        Fails(["products.csv", "column price: 1 amount(s)", "'12,50 EUR' (product_id P002)"]),
+    ),
+    "amount with a fraction of a cent": (
+        _edit("sales_data.csv", _set(40, "dollar_amount", "12.345")),
+        Fails(
+            ["sales_data.csv", "column dollar_amount", "'12.345' (order_id 40)", "never rounded"]
+        ),
+    ),
+    "price with a fraction of a cent": (
+        _edit("products.csv", _set(3, "price", "9.999")),
+        Fails(["products.csv", "column price", "'9.999' (product_id P003)"]),
+    ),
+    "amount too large for decimal(18, 2)": (
+        _edit("sales_data.csv", _set(41, "dollar_amount", "12345678901234567.00")),
+        Fails(["sales_data.csv", "column dollar_amount", "'12345678901234567.00' (order_id 41)"]),
+    ),
+    # No NULL in any key, date, quantity or money column.
+    "sale without an order_id": (
+        _edit("sales_data.csv", _set(5, "order_id", "")),
+        CheckFails("sales_data", "order_id_not_null", "rows_without_order_id", 1, ["row 5"]),
+    ),
+    "sale without a date": (
+        _edit("sales_data.csv", _set(6, "date", "")),
+        CheckFails("sales_data", "date_not_null", "rows_without_date", 1, [6]),
+    ),
+    "sale without a product_id": (
+        _edit("sales_data.csv", _set(7, "product_id", "")),
+        CheckFails("sales_data", "product_id_not_null", "rows_without_product_id", 1, [7]),
+    ),
+    "sale without a rep_id": (
+        _edit("sales_data.csv", _set(10, "rep_id", "")),
+        CheckFails("sales_data", "rep_id_not_null", "rows_without_rep_id", 1, [10]),
+    ),
+    "sale without a quantity": (
+        _edit("sales_data.csv", _set(11, "quantity", "")),
+        CheckFails("sales_data", "quantity_not_null", "rows_without_quantity", 1, [11]),
+    ),
+    "sale without a dollar_amount": (
+        _edit("sales_data.csv", _set(12, "dollar_amount", "")),
+        CheckFails("sales_data", "dollar_amount_not_null", "rows_without_dollar_amount", 1, [12]),
+    ),
+    "product without a product_id": (
         _edit("products.csv", _set(4, "product_id", "")),
-        CheckFails("product_id_is_unique", 1, ["NULL"]),
+        CheckFails("products", "product_id_not_null", "rows_without_product_id", 1, ["row 4"]),
+    ),
+    "product without a category": (
+        _edit("products.csv", _set(5, "category", "")),
+        CheckFails("products", "category_not_null", "rows_without_category", 1, ["P005"]),
+    ),
+    "product without a price": (
+        _edit("products.csv", _set(6, "price", "")),
+        CheckFails("products", "price_not_null", "rows_without_price", 1, ["P006"]),
+    ),
+    "rep without a rep_id": (
+        _edit("sales_reps.csv", _set(2, "rep_id", "")),
+        CheckFails("sales_reps", "rep_id_not_null", "rows_without_rep_id", 1, ["row 2"]),
+    ),
+    "rep without a hire_date": (
+        _edit("sales_reps.csv", _set(3, "hire_date", "")),
+        CheckFails("sales_reps", "hire_date_not_null", "rows_without_hire_date", 1, ["R03"]),
+    ),
+    # Every product in one of product_category_partition's categories.
+    "product in a category that is not a partition": (
+        _edit("products.csv", _set(3, "category", "Toys")),
+        CheckFails(
+            "products", "category_is_a_partition", "rows_with_another_category", 1, ["P003"]
+        ),
+    ),
+    "category spelled in lower case": (
+        _edit("products.csv", _set(9, "category", "books")),
+        CheckFails(
+            "products", "category_is_a_partition", "rows_with_another_category", 1, ["P009"]
+        ),
+    ),
+    # Every sale in one of monthly_partition's months, or in the current one.
+    "sale dated before the first month": (
+        _edit("sales_data.csv", _set(8, "date", "2023-12-31")),
+        CheckFails(
+            "sales_data", "date_is_in_a_partition", "sales_dated_outside_the_months", 1, [8]
+        ),
+    ),
+    "sale dated in the future": (
+        _edit("sales_data.csv", _set(9, "date", "2099-01-01")),
+        CheckFails(
+            "sales_data", "date_is_in_a_partition", "sales_dated_outside_the_months", 1, [9]
+        ),
+    ),
+    # Every key once.
+    "duplicate order_id": (
+        _edit("sales_data.csv", _duplicate_row(7)),
+        CheckFails("sales_data", "order_id_is_unique", "repeated_order_ids", 1, [7]),
     ),
     "duplicate product_id": (
         _edit("products.csv", _duplicate_row(2)),
-        CheckFails("product_id_is_unique", 1, ["P002"]),
+        CheckFails("products", "product_id_is_unique", "repeated_product_ids", 1, ["P002"]),
     ),
     "duplicate rep_id": (
         _edit("sales_reps.csv", _duplicate_row(5)),
-        CheckFails("rep_id_is_unique", 1, ["R05"]),
+        CheckFails("sales_reps", "rep_id_is_unique", "repeated_rep_ids", 1, ["R05"]),
     ),
-    "missing rep_id on a sale": (
-        _edit("sales_data.csv", _set(10, "rep_id", "")),
-        CheckFails("missing_dimension_check", 1, [10]),
+    "sale of an unknown rep": (
+        _edit("sales_data.csv", _set(10, "rep_id", "R99")),
+        CheckFails(
+            "joined_data", "missing_dimension_check", "rows_missing_rep_or_product", 1, [10]
+        ),
     ),
     "sale of an unknown product": (
         _edit("sales_data.csv", _set(20, "product_id", "P999")),
-        CheckFails("missing_dimension_check", 1, [20]),
+        CheckFails(
+            "joined_data", "missing_dimension_check", "rows_missing_rep_or_product", 1, [20]
+        ),
     ),
     "negative quantity": (
         _edit("sales_data.csv", _set(30, "quantity", "-2")),
-        CheckFails("no_negative_sales", 1, [30]),
+        CheckFails(
+            "sales_data", "no_negative_sales", "sales_with_negative_quantity_or_amount", 1, [30]
+        ),
     ),
     "negative amount": (
         _edit("sales_data.csv", _set(40, "dollar_amount", "-10.00")),
-        CheckFails("no_negative_sales", 1, [40]),
+        CheckFails(
+            "sales_data", "no_negative_sales", "sales_with_negative_quantity_or_amount", 1, [40]
+        ),
     ),
 }
 
+# The asset each refused file would have become, and what is built from it.
+DOWNSTREAM = {
+    "products": {"products", "joined_data", *PARTITIONED},
+    "sales_reps": {"sales_reps", "joined_data", *PARTITIONED},
+    "sales_data": {"sales_data", "joined_data", *PARTITIONED},
+    "joined_data": {"joined_data", *PARTITIONED},
+}
 
-def _snapshot(query) -> dict[str, list]:
-    return {table: query(f"select * from {table} order by all") for table in TABLES}  # noqa: S608
 
-
-@pytest.fixture
-def good_tables(materialize, query):
-    """The tables from a good materialization of the shipped CSVs, before any damage."""
-    materialize(UNPARTITIONED)
-    return _snapshot(query)
+def _refused_asset(outcome) -> str:
+    if isinstance(outcome, CheckFails):
+        return outcome.asset
+    (table,) = [t for t in CSV_COLUMNS if f"{t}.csv" in outcome.fragments[0]]
+    return table
 
 
 @pytest.mark.parametrize("mutate, outcome", CASES.values(), ids=CASES.keys())
-def test_bad_input_fails_clearly_and_keeps_the_last_good_tables(
-    mutate, outcome, good_tables, csv_dir, materialize, query
+def test_bad_input_is_refused_clearly_and_every_table_keeps_its_last_good_rows(
+    mutate, outcome, published, csv_dir, materialize, query
 ):
     mutate(csv_dir)
 
     result = materialize(UNPARTITIONED, raise_on_error=False)
 
     assert not result.success
+    message = step_failure(result)
     if isinstance(outcome, Fails):
-        (failure,) = [e for e in result.all_events if e.is_step_failure]
-        message = failure.step_failure_data.error.message
-        user_message = failure.step_failure_data.user_failure_data
-        text = f"{message} {user_message.description if user_message else ''}"
         for fragment in outcome.fragments:
-            assert fragment in text
-        # Nothing the failed run touched lost its previous good rows.
-        assert _snapshot(query) == good_tables
+            assert fragment in message
     else:
-        (evaluation,) = [
-            e for e in result.get_asset_check_evaluations() if e.check_name == outcome.check
-        ]
+        evaluation = check_evaluation(result, outcome.asset, outcome.check)
         assert not evaluation.passed
         metadata = {name: value.value for name, value in evaluation.metadata.items()}
-        (count,) = [value for name, value in metadata.items() if not name.startswith("example")]
-        (examples,) = [value for name, value in metadata.items() if name.startswith("example")]
-        assert (count, examples) == (outcome.count, outcome.examples)
-        if outcome.check in INPUT_CHECKS:
-            # Blocking: the join is not rebuilt from a bad input in the same run.
-            assert query("select * from joined_data order by all") == good_tables["joined_data"]
+        assert metadata == {
+            outcome.counted: outcome.count,
+            f"example_{KEYS[outcome.asset]}s": outcome.examples,
+        }
+        # The failure names the file, the rule (and so the column) and the first keys.
+        assert SOURCES[outcome.asset] in message
+        assert f"{outcome.check}: " in message
+        assert f"first {KEYS[outcome.asset]}: {outcome.examples[0]}" in message
+    # Nothing refused was published: no materialization of the refused table or of anything
+    # built from it, and those tables, both analysis tables included, are as they were.
+    refused = DOWNSTREAM[_refused_asset(outcome)]
+    assert not materialized(result) & refused
+    _assert_only_accepted_files_were_published(refused, published, query, csv_dir)
 
 
-def test_a_failed_join_check_stops_the_partitions_in_the_same_run(csv_dir, materialize, query):
-    materialize(UNPARTITIONED + ["monthly_sales_performance"], partition_key="2024-01-01")
-    january = query("select * from monthly_sales_performance order by all")
+def _assert_only_accepted_files_were_published(refused, published, query, csv_dir) -> None:
+    """Tables in `refused` keep their last good rows; every other input table holds its CSV,
+    which passed its own checks (a sale naming an unknown rep is refused by the join, not by
+    sales_data)."""
+    tables = snapshot(query)
+    for table in TABLES:
+        if table in refused:
+            assert tables[table] == published[table], table
+        else:
+            assert tables[table] == sorted(expected.rows(expected.read_csv(csv_dir, table))), table
+
+
+def test_a_refused_join_stops_the_partitions_in_the_same_run(
+    published, csv_dir, materialize, query
+):
     _edit("sales_data.csv", _set(1, "rep_id", "R99"))(csv_dir)
 
     result = materialize(
@@ -227,29 +353,26 @@ def test_a_failed_join_check_stops_the_partitions_in_the_same_run(csv_dir, mater
     )
 
     assert not result.success
-    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert "joined_data" in materialized
-    assert "monthly_sales_performance" not in materialized
-    assert query("select * from monthly_sales_performance order by all") == january
+    assert materialized(result) == {"products", "sales_reps", "sales_data"}
+    _assert_only_accepted_files_were_published(DOWNSTREAM["joined_data"], published, query, csv_dir)
 
 
-def test_fan_out_check_counts_sales_repeated_by_a_duplicated_product(csv_dir, materialize, query):
-    _edit("products.csv", _duplicate_row(2))(csv_dir)
-    materialize(["products", "sales_reps", "sales_data"], raise_on_error=False)
+def test_join_check_catches_a_dimension_table_repeated_outside_the_pipeline(
+    published, csv_dir, materialize, query
+):
+    # Another tool appends a product that is already there; the join would count its sales twice.
+    query("insert into products select * from products where product_id = 'P002'")
 
     result = materialize(["joined_data"], raise_on_error=False)
 
-    (evaluation,) = [
-        e for e in result.get_asset_check_evaluations() if e.check_name == "one_joined_row_per_sale"
-    ]
-    sales_of_p002 = [
-        int(row["order_id"])
-        for row in expected.read_csv(csv_dir / "sales_data.csv")
-        if row["product_id"] == "P002"
-    ]
+    sales = expected.read_csv(csv_dir, "sales_data")
+    sales_of_p002 = sorted(int(o) for o in sales.loc[sales["product_id"] == "P002", "order_id"])
+    evaluation = check_evaluation(result, "joined_data", "one_joined_row_per_sale")
     assert not evaluation.passed
-    assert evaluation.metadata["extra_joined_rows"].value == len(sales_of_p002) > 0
-    assert evaluation.metadata["example_repeated_order_ids"].value == sales_of_p002[:5]
+    assert evaluation.metadata["extra_rows"].value == len(sales_of_p002) > 0
+    assert evaluation.metadata["example_order_ids"].value == sales_of_p002[:5]
+    assert "joined_data" not in materialized(result)
+    assert query("select * from joined_data order by all") == published["joined_data"]
 
 
 def test_quotes_commas_newlines_and_non_ascii_in_names_load_exactly(csv_dir, materialize, query):
@@ -269,6 +392,6 @@ def test_quotes_commas_newlines_and_non_ascii_in_names_load_exactly(csv_dir, mat
     materialize(UNPARTITIONED)
 
     names = [name for (name,) in query("select product_name from products order by product_id")]
-    assert names == [row["product_name"] for row in expected.read_csv(csv_dir / "products.csv")]
+    assert names == list(expected.read_csv(csv_dir, "products")["product_name"])
     assert names[:4] == awkward
     assert query("select count(*) from joined_data where product_name = ?", [awkward[1]])

@@ -34,23 +34,48 @@ def test_every_asset_has_its_group_kind_pool_and_description():
 
 
 CHECKS = {
-    ("products", "product_id_is_unique"),
-    ("sales_reps", "rep_id_is_unique"),
-    ("sales_data", "no_negative_sales"),
-    ("joined_data", "missing_dimension_check"),
-    ("joined_data", "one_joined_row_per_sale"),
+    "products": {
+        "product_id_not_null",
+        "category_not_null",
+        "price_not_null",
+        "product_id_is_unique",
+        "category_is_a_partition",
+    },
+    "sales_reps": {"rep_id_not_null", "hire_date_not_null", "rep_id_is_unique"},
+    "sales_data": {
+        "order_id_not_null",
+        "date_not_null",
+        "product_id_not_null",
+        "rep_id_not_null",
+        "quantity_not_null",
+        "dollar_amount_not_null",
+        "order_id_is_unique",
+        "date_is_in_a_partition",
+        "no_negative_sales",
+    },
+    "joined_data": {"missing_dimension_check", "one_joined_row_per_sale"},
+    "monthly_sales_performance": {"totals_match_joined_data"},
+    "product_performance": {"totals_match_joined_data"},
 }
 
 
-def test_every_check_is_blocking_described_and_in_the_duckdb_pool():
-    found = set()
-    for checks_def in defs.asset_checks:
-        assert checks_def.node_def.pool == "duckdb"
-        for spec in checks_def.check_specs:
-            found.add((spec.asset_key.to_user_string(), spec.name))
-            assert spec.blocking, spec.name
-            assert spec.description, spec.name
+def test_every_table_declares_its_blocking_described_checks():
+    graph = defs.resolve_asset_graph()
+    found: dict[str, set[str]] = {}
+    for key in graph.asset_check_keys:
+        spec = graph.get_check_spec(key)
+        found.setdefault(key.asset_key.to_user_string(), set()).add(key.name)
+        assert spec.blocking, key
+        assert spec.description, key
     assert found == CHECKS
+
+
+def test_partitioned_assets_wait_for_every_blocking_check_upstream():
+    graph = defs.resolve_asset_graph()
+    for name in ("monthly_sales_performance", "product_performance"):
+        condition = graph.get(dg.AssetKey(name)).automation_condition
+        labels = {child.get_label() for child in condition.children}
+        assert "all_deps_blocking_checks_passed" in labels, name
 
 
 def test_partitioned_assets_backfill_in_a_single_run():

@@ -13,34 +13,15 @@ from decimal import Decimal
 import dagster as dg
 import duckdb
 import pytest
+from dagster_duckdb import DuckDBResource
 
 from etl_tutorial import queries
-from etl_tutorial.sources import replace_table_from_csv
-from etl_tutorial.tables import replace_rows, table_metadata
-from etl_tutorial_tests.conftest import UNPARTITIONED
+from etl_tutorial.definitions import PRODUCT_CHECKS
+from etl_tutorial.sources import CsvFolder, load_csv
+from etl_tutorial.tables import rewrite_partitions, table_metadata
+from etl_tutorial_tests.helpers import snapshot
 
 HOSTILE = "x'; drop table sales_data; --"
-TABLES = [
-    "products",
-    "sales_reps",
-    "sales_data",
-    "joined_data",
-    "monthly_sales_performance",
-    "product_performance",
-]
-
-
-def _snapshot(query) -> dict[str, list]:
-    return {table: query(f"select * from {table} order by all") for table in TABLES}  # noqa: S608
-
-
-@pytest.fixture
-def everything(materialize, query) -> dict[str, list]:
-    """Every table materialized from the shipped CSVs; returns their rows."""
-    materialize(UNPARTITIONED)
-    materialize(["monthly_sales_performance"], partition_range=("2024-01-01", "2024-12-01"))
-    materialize(["product_performance"], partition_range=("Electronics", "Clothing"))
-    return _snapshot(query)
 
 
 @pytest.mark.parametrize(
@@ -51,57 +32,71 @@ def everything(materialize, query) -> dict[str, list]:
         {"partition_range": ("2024-01-01", HOSTILE)},
     ],
 )
-def test_partition_definitions_reject_hostile_keys(partition, everything, materialize, query):
+def test_partition_definitions_reject_hostile_keys(partition, published, materialize, query):
     # Unknown keys are refused before any asset code runs (a range's ends must parse as dates).
     with pytest.raises((dg.DagsterError, ValueError)):
         materialize(["monthly_sales_performance"], **partition)
-    assert _snapshot(query) == everything
+    assert snapshot(query) == published
 
 
 def test_sql_layer_binds_hostile_values_without_relying_on_the_partition_definitions(
-    everything, database, query
+    published, database, query
 ):
     """The helpers the assets call, handed hostile values directly."""
     with duckdb.connect(str(database)) as conn:
-        replace_rows(
-            conn,
-            table="product_performance",
-            create=queries.CREATE_PRODUCT_PERFORMANCE,
-            where=queries.CATEGORY_PARTITION_FILTER,
-            where_params=[[HOSTILE]],
-            insert=queries.INSERT_PRODUCT_PERFORMANCE,
-            insert_params=[[HOSTILE]],
-            order_by="product_category",
+        events = list(
+            rewrite_partitions(
+                conn,
+                table="product_performance",
+                create=queries.CREATE_PRODUCT_PERFORMANCE,
+                where=queries.CATEGORY_PARTITION_FILTER,
+                insert=queries.INSERT_PRODUCT_PERFORMANCE,
+                reconcile=queries.CATEGORY_TOTALS_MISMATCH,
+                params={"categories": [HOSTILE]},
+                order_by="product_category",
+                metadata={},
+            )
         )
+        assert events[-1].metadata["dagster/row_count"] == 0
         # A month bound as text where a date belongs fails in the transaction, deleting nothing.
         with pytest.raises(duckdb.Error):
-            replace_rows(
-                conn,
-                table="monthly_sales_performance",
-                create=queries.CREATE_MONTHLY_SALES_PERFORMANCE,
-                where=queries.MONTHLY_PARTITION_FILTER,
-                where_params=["2024-01", HOSTILE],
-                insert=queries.INSERT_MONTHLY_SALES_PERFORMANCE,
-                insert_params=[date(2024, 1, 1), HOSTILE],
-                order_by="partition_date",
+            list(
+                rewrite_partitions(
+                    conn,
+                    table="monthly_sales_performance",
+                    create=queries.CREATE_MONTHLY_SALES_PERFORMANCE,
+                    where=queries.MONTHLY_PARTITION_FILTER,
+                    insert=queries.INSERT_MONTHLY_SALES_PERFORMANCE,
+                    reconcile=queries.MONTHLY_TOTALS_MISMATCH,
+                    params={"start": date(2024, 1, 1), "end": HOSTILE},
+                    order_by="partition_date",
+                    metadata={},
+                )
             )
         metadata = table_metadata(
             conn, "products", where="product_name = ?", params=[HOSTILE], order_by="product_id"
         )
     assert metadata["dagster/row_count"] == 0
-    assert _snapshot(query) == everything
+    assert snapshot(query) == published
 
 
 def test_csv_folder_with_quotes_and_semicolons_in_its_name_loads_as_data(
-    everything, csv_dir, tmp_path, materialize, database, query
+    published, csv_dir, tmp_path, database, query
 ):
     hostile_dir = tmp_path / HOSTILE
     csv_dir.rename(hostile_dir)
 
-    with duckdb.connect(str(database)) as conn:
-        replace_table_from_csv(conn, "products", hostile_dir / "products.csv")
+    events = list(
+        load_csv(
+            "products",
+            DuckDBResource(database=str(database)),
+            CsvFolder(path=str(hostile_dir)),
+            PRODUCT_CHECKS,
+        )
+    )
 
-    assert _snapshot(query) == everything
+    assert events[-1].metadata["dagster/row_count"] == len(published["products"])
+    assert snapshot(query) == published
 
 
 def _child(code: str, *args: str, **popen) -> subprocess.Popen:
@@ -136,11 +131,15 @@ MATERIALIZE = """
 
 
 def test_killing_a_materialization_mid_write_keeps_the_previous_tables(
-    everything, csv_dir, database, query, materialize
+    published, csv_dir, database, query, materialize
 ):
     # About four million sales: loading them takes long enough to be killed in the middle.
     big_csv = csv_dir / "sales_data.csv"
-    repeated = "select s.* from read_csv(?, all_varchar = true) as s, range(1000)"
+    # Each copy of the shipped sales gets order_ids of its own, so every key stays unique.
+    repeated = (
+        "select s.* replace (s.order_id::bigint * 1000 + copy.range as order_id) "
+        "from read_csv(?, all_varchar = true) as s, range(1000) as copy"
+    )
     with duckdb.connect() as conn:
         # COPY takes no parameter for its target; this is the test's own tmp path.
         conn.execute(f"copy ({repeated}) to '{csv_dir / 'big.csv'}' (header)", [str(big_csv)])
@@ -164,13 +163,13 @@ def test_killing_a_materialization_mid_write_keeps_the_previous_tables(
     assert child.wait(timeout=30) == -signal.SIGKILL
     assert "STEP_SUCCESS" not in child.stderr.read(), "the load finished before the kill"
 
-    assert _snapshot(query) == everything
+    assert snapshot(query) == published
     materialize(["sales_data"])
     assert query("select count(*) from sales_data") == [(4_000_000,)]
 
 
 def test_concurrent_writers_outside_the_pool_never_lose_or_duplicate_a_partition(
-    everything, csv_dir, database, query
+    published, csv_dir, database, query
 ):
     months = [f"2024-{month:02d}-01" for month in range(1, 7)]
     # Change every sale, so a month shows whether its own writer committed.
@@ -200,7 +199,7 @@ def test_concurrent_writers_outside_the_pool_never_lose_or_duplicate_a_partition
         "select date, rep_name, product_name, dollar_amount from joined_data"
     ):
         new_totals[(f"{day:%Y-%m}", rep, product)] += amount
-    before = set(everything["monthly_sales_performance"])
+    before = set(published["monthly_sales_performance"])
     for month in months:
         key = month[:7]
         written = {r for r in rows if r[0] == key}

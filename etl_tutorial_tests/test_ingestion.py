@@ -1,6 +1,5 @@
+import csv
 import re
-from datetime import date
-from decimal import Decimal
 
 import dagster as dg
 import pytest
@@ -8,29 +7,16 @@ from dagster_duckdb import DuckDBResource
 
 from etl_tutorial.definitions import defs
 from etl_tutorial.sources import DATA_DIR, CsvFolder
-from etl_tutorial_tests.expected import read_csv
-
-CSV_TYPES = {
-    "products": {"price": Decimal},
-    "sales_reps": {"hire_date": date.fromisoformat},
-    "sales_data": {
-        "order_id": int,
-        "date": date.fromisoformat,
-        "quantity": int,
-        "dollar_amount": Decimal,
-    },
-}
+from etl_tutorial_tests import expected
+from etl_tutorial_tests.expected import read_csv, rows
+from etl_tutorial_tests.helpers import ALL_CATEGORIES, ALL_MONTHS, UNPARTITIONED, rewrite_csv
 
 
 @pytest.mark.parametrize("table", ["products", "sales_reps", "sales_data"])
 def test_each_csv_loads_row_for_row_with_exact_types(table, materialize, query, csv_dir):
     result = materialize([table])
 
-    converters = CSV_TYPES[table]
-    expected = [
-        tuple(converters.get(column, str)(value) for column, value in row.items())
-        for row in read_csv(csv_dir / f"{table}.csv")
-    ]
+    expected = rows(read_csv(csv_dir, table))
     assert query(f"select * from {table}") == expected  # noqa: S608
     (event,) = result.get_asset_materialization_events()
     assert event.materialization.metadata["dagster/row_count"].value == len(expected)
@@ -75,4 +61,57 @@ def test_default_csv_folder_is_found_from_any_working_directory(
         resources={"duckdb": DuckDBResource(database=str(database)), "csv_folder": CsvFolder()},
     )
 
-    assert query("select count(*) from products") == [(len(read_csv(DATA_DIR / "products.csv")),)]
+    assert query("select count(*) from products") == [(len(read_csv(DATA_DIR, "products")),)]
+
+
+def _rewrite_all(csv_dir, *, encoding="utf-8", line_end="\n", quoting=csv.QUOTE_MINIMAL, tail=""):
+    for table in ("products", "sales_reps", "sales_data"):
+        path = csv_dir / f"{table}.csv"
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        with path.open("w", newline="", encoding=encoding) as f:
+            csv.writer(f, lineterminator=line_end, quoting=quoting).writerows(rows)
+            f.write(tail)
+
+
+def _awkward_customers(csv_dir):
+    """Customer names with the commas, quotes and line breaks a CRM export carries."""
+    names = ['Smith, Jones & "Sons"', "Line one\nline two", "Trailing space ", '""']
+
+    def edit(rows):
+        for row, name in zip(rows[1:], names * 50, strict=False):
+            row[4] = name
+
+    rewrite_csv(csv_dir / "sales_data.csv", edit)
+
+
+DIALECTS = {
+    "Windows line endings": lambda d: _rewrite_all(d, line_end="\r\n"),
+    "byte-order mark": lambda d: _rewrite_all(d, encoding="utf-8-sig"),
+    "every field quoted": lambda d: _rewrite_all(d, quoting=csv.QUOTE_ALL),
+    "trailing empty line": lambda d: _rewrite_all(d, tail="\n"),
+    "commas, quotes and line breaks in quoted fields": _awkward_customers,
+    "all of them at once": lambda d: (
+        _awkward_customers(d),
+        _rewrite_all(d, encoding="utf-8-sig", line_end="\r\n", quoting=csv.QUOTE_ALL, tail="\r\n"),
+    ),
+}
+
+
+@pytest.mark.parametrize("write", DIALECTS.values(), ids=DIALECTS.keys())
+def test_valid_csv_as_other_tools_write_it_loads_with_totals_exact_to_the_cent(
+    write, csv_dir, materialize, query
+):
+    write(csv_dir)
+
+    materialize(UNPARTITIONED)
+    materialize(["monthly_sales_performance"], partition_range=ALL_MONTHS)
+    materialize(["product_performance"], partition_range=ALL_CATEGORIES)
+
+    assert query("select * from sales_data order by order_id") == rows(
+        read_csv(csv_dir, "sales_data")
+    )
+    assert set(query("select * from monthly_sales_performance")) == (
+        expected.monthly_sales_performance(csv_dir)
+    )
+    assert set(query("select * from product_performance")) == expected.product_performance(csv_dir)

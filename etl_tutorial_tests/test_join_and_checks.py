@@ -1,71 +1,82 @@
-from etl_tutorial_tests.conftest import UNPARTITIONED, rewrite_csv
-from etl_tutorial_tests.expected import joined_rows
+"""The join, its blocking checks, and the reconciliation of each partitioned asset."""
 
-JOINED_COLUMNS = [
-    "order_id",
-    "date",
-    "dollar_amount",
-    "customer_name",
-    "quantity",
-    "rep_name",
-    "department",
-    "hire_date",
-    "product_name",
-    "category",
-    "price",
-]
+import pytest
 
-
-def _check(result, name="missing_dimension_check"):
-    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == name]
-    return evaluation
+from etl_tutorial import queries
+from etl_tutorial.definitions import defs
+from etl_tutorial_tests import expected
+from etl_tutorial_tests.helpers import (
+    ALL_CATEGORIES,
+    ALL_MONTHS,
+    UNPARTITIONED,
+    check_evaluation,
+    materialized,
+    snapshot,
+    step_failure,
+)
 
 
 def test_joined_data_equals_an_independent_join_of_the_csvs(materialize, query, csv_dir):
     materialize(UNPARTITIONED)
 
-    columns = ", ".join(JOINED_COLUMNS)
+    joined = expected.joined_data(csv_dir)
+    columns = ", ".join(joined.columns)
     actual = query(f"select {columns} from joined_data order by order_id")  # noqa: S608
-    expected = [tuple(row[c] for c in JOINED_COLUMNS) for row in joined_rows(csv_dir)]
-    assert actual == sorted(expected)
+    assert actual == expected.rows(joined)
 
 
-def test_every_check_passes_on_the_shipped_data(materialize):
+def test_every_check_passes_on_the_shipped_data_and_is_attached_to_its_materialization(
+    materialize,
+):
     result = materialize(UNPARTITIONED)
 
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 5
+    declared = {
+        key
+        for key in defs.resolve_asset_graph().asset_check_keys
+        if key.asset_key.to_user_string() in UNPARTITIONED
+    }
+    assert {e.asset_check_key for e in evaluations} == declared
     assert all(evaluation.passed for evaluation in evaluations)
-    assert _check(result).metadata["rows_missing_rep_or_product"].value == 0
+    assert materialized(result) == set(UNPARTITIONED)
 
 
-def _point_sales_at_unknown_keys(csv_dir, unknown_rep_orders, unknown_product_orders):
-    def edit(rows):
-        order_id, rep_id, product_id = (
-            rows[0].index(c) for c in ("order_id", "rep_id", "product_id")
-        )
-        for row in rows[1:]:
-            if int(row[order_id]) in unknown_rep_orders:
-                row[rep_id] = "R99"
-            if int(row[order_id]) in unknown_product_orders:
-                row[product_id] = "P999"
+# An aggregation with a bug: each one drops or changes what one partition counts.
+BUGGY_AGGREGATIONS = {
+    "a month loses its one-unit sales": (
+        "monthly_sales_performance",
+        "INSERT_MONTHLY_SALES_PERFORMANCE",
+        ("where date >= $start", "where quantity > 1 and date >= $start"),
+        ALL_MONTHS,
+    ),
+    "a category counts units twice": (
+        "product_performance",
+        "INSERT_PRODUCT_PERFORMANCE",
+        ("sum(quantity)::bigint", "(2 * sum(quantity))::bigint"),
+        ALL_CATEGORIES,
+    ),
+}
 
-    rewrite_csv(csv_dir / "sales_data.csv", edit)
 
+@pytest.mark.parametrize(
+    "asset, statement, change, partition_range",
+    BUGGY_AGGREGATIONS.values(),
+    ids=BUGGY_AGGREGATIONS.keys(),
+)
+def test_reconciliation_refuses_partitions_whose_totals_differ_from_joined_data(
+    asset, statement, change, partition_range, published, materialize, query, monkeypatch
+):
+    buggy = getattr(queries, statement).replace(*change)
+    assert buggy != getattr(queries, statement)
+    monkeypatch.setattr(queries, statement, buggy)
 
-def test_dimension_check_fails_with_the_count_and_orders_of_unmatched_sales(materialize, csv_dir):
-    _point_sales_at_unknown_keys(
-        csv_dir, unknown_rep_orders={7, 300}, unknown_product_orders={300, 42}
-    )
+    result = materialize([asset], partition_range=partition_range, raise_on_error=False)
 
-    result = materialize(UNPARTITIONED, raise_on_error=False)
-
-    evaluation = _check(result)
+    evaluation = check_evaluation(result, asset, "totals_match_joined_data")
     assert not evaluation.passed
-    assert evaluation.metadata["rows_missing_rep_or_product"].value == 3
-    assert evaluation.metadata["example_order_ids"].value == [7, 42, 300]
-    # Unmatched sales are kept, not dropped by the join: the check is what reports them.
-    (joined,) = [
-        e for e in result.get_asset_materialization_events() if e.asset_key.path == ["joined_data"]
-    ]
-    assert joined.materialization.metadata["dagster/row_count"].value == len(joined_rows(csv_dir))
+    wrong = evaluation.metadata["example_partitions"].value
+    assert evaluation.metadata["partitions_with_other_totals"].value >= len(wrong) > 0
+    assert f"{asset}: the totals of" in step_failure(result)
+    assert asset not in materialized(result)
+    # The rewrite was rolled back: every partition keeps its last good rows.
+    assert snapshot(query) == published

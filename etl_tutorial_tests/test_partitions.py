@@ -2,7 +2,7 @@ import pytest
 
 from etl_tutorial.definitions import monthly_partition, product_category_partition
 from etl_tutorial_tests import expected
-from etl_tutorial_tests.conftest import UNPARTITIONED
+from etl_tutorial_tests.helpers import UNPARTITIONED
 
 MONTHS = monthly_partition.get_partition_keys()
 CATEGORIES = product_category_partition.get_partition_keys()

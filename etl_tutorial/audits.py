@@ -1,0 +1,164 @@
+"""Blocking audits of a table's new rows, declared one line each the way dbt declares
+`not_null`, `unique` and `accepted_values` tests, and run before the rows are published.
+
+An audit counts offending rows (or keys) with one aggregate expression, so all audits of a
+table share one scan. Only when something offends are the first few keys looked up.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import dagster as dg
+import duckdb
+
+EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Audit:
+    """One blocking check on a table's rows, named `name` in the UI.
+
+    `count` is an aggregate expression over the table; `offending` is a row predicate, or
+    `examples` a whole query (with `{table}` and `{key}` in it) for audits that are not about
+    single rows. Both are SQL written in this package; values travel in `params`, by name.
+    """
+
+    name: str
+    description: str
+    counted: str  # what `count` counts, the metadata key that shows it
+    count: str
+    offending: str | None = None
+    examples: str | None = None
+    params: dict[str, object] = field(default_factory=dict)
+
+    def spec(self, asset: str) -> dg.AssetCheckSpec:
+        return dg.AssetCheckSpec(
+            self.name, asset=asset, description=self.description, blocking=True
+        )
+
+
+def not_null(*columns: str, source: str) -> list[Audit]:
+    """One audit per column: every row of `source` has a value there."""
+    return [
+        Audit(
+            name=f"{column}_not_null",
+            description=f"Every row of {source} has a {column}.",
+            counted=f"rows_without_{column}",
+            count=f"count(*) filter (where {column} is null)",
+            offending=f"{column} is null",
+        )
+        for column in columns
+    ]
+
+
+def unique(column: str, source: str) -> Audit:
+    """No two rows of `source` share a value of `column`."""
+    return Audit(
+        name=f"{column}_is_unique",
+        description=f"No two rows of {source} share a {column}.",
+        counted=f"repeated_{column}s",
+        count=f"count({column}) - count(distinct {column})",
+        examples=f"select {column} from {{table}} where {column} is not null "  # noqa: S608
+        f"group by {column} having count(*) > 1 order by {column} limit {EXAMPLES}",
+    )
+
+
+def accepted_values(column: str, values: Sequence[str], source: str, name: str) -> Audit:
+    """Every `column` of `source` is one of `values`."""
+    return Audit(
+        name=name,
+        description=f"Every {column} in {source} is one of: {', '.join(values)}.",
+        counted=f"rows_with_another_{column}",
+        count=f"count(*) filter (where not list_contains(${column}_values, {column}))",
+        offending=f"not list_contains(${column}_values, {column})",
+        params={f"{column}_values": list(values)},
+    )
+
+
+def one_row_per(key: str, source: str, name: str) -> Audit:
+    """The table has exactly one row per row of `source`: a join to a dimension with a
+    repeated key would repeat the row, and double-count its money."""
+    return Audit(
+        name=name,
+        description=f"Exactly one row per row of {source}: the join repeated or dropped nothing.",
+        counted="extra_rows",
+        count=f"count(*) - (select count(*) from {source})",  # noqa: S608
+        examples=f"select {key} from {{table}} group by {key} having count(*) > 1 "  # noqa: S608
+        f"order by {key} limit {EXAMPLES}",
+    )
+
+
+def row_rule(name: str, description: str, counted: str, offending: str, **params) -> Audit:
+    """Rows for which `offending` holds are errors."""
+    return Audit(
+        name=name,
+        description=description,
+        counted=counted,
+        count=f"count(*) filter (where {offending})",
+        offending=offending,
+        params=params,
+    )
+
+
+def specs(asset: str, audits: Sequence[Audit]) -> list[dg.AssetCheckSpec]:
+    """The check specs an asset declares for its audits, so they show on its Checks tab."""
+    return [audit.spec(asset) for audit in audits]
+
+
+def run_audits(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    audits: Sequence[Audit],
+    *,
+    asset: str,
+    key: str,
+    order_by: str,
+) -> list[dg.AssetCheckResult]:
+    """Runs every audit on `table` in one scan; each failure lists the first offending `key`s
+    (or "row N" where the key itself is missing), in `order_by` order."""
+    if not audits:
+        return []
+    counts = ", ".join(audit.count for audit in audits)
+    params = {name: value for audit in audits for name, value in audit.params.items()}
+    found = conn.execute(f"select {counts} from {table}", params or None).fetchone()  # noqa: S608
+    return [
+        dg.AssetCheckResult(
+            asset_key=asset,
+            check_name=audit.name,
+            passed=count == 0,
+            metadata={
+                audit.counted: count,
+                f"example_{key}s": dg.MetadataValue.json(
+                    _examples(conn, table, audit, key, order_by) if count else []
+                ),
+            },
+        )
+        for audit, count in zip(audits, found, strict=True)
+    ]
+
+
+def _examples(
+    conn: duckdb.DuckDBPyConnection, table: str, audit: Audit, key: str, order_by: str
+) -> list:
+    if audit.examples is not None:
+        sql = audit.examples.format(table=table, key=key)
+        return [value for (value,) in conn.execute(sql, audit.params or None).fetchall()]
+    rows = conn.execute(
+        f"select {key}, rowid from {table} where {audit.offending} "  # noqa: S608
+        f"order by {order_by} limit {EXAMPLES}",
+        audit.params or None,
+    ).fetchall()
+    return [value if value is not None else f"row {rowid + 1}" for value, rowid in rows]
+
+
+def describe_failures(failed: Sequence[dg.AssetCheckResult], key: str) -> str:
+    """One line per failed audit: its name, how many offend, and the first of them."""
+    lines = []
+    for result in failed:
+        metadata = {name: value.value for name, value in result.metadata.items()}
+        examples = ", ".join(str(example) for example in metadata.pop(f"example_{key}s"))
+        ((counted, count),) = metadata.items()
+        lines.append(
+            f"- {result.check_name}: {counted.replace('_', ' ')}: {count}; first {key}: {examples}"
+        )
+    return "\n".join(lines)
