@@ -21,6 +21,8 @@ class Audit:
     `count` is an aggregate expression over the table; `offending` is a row predicate, or
     `examples` a whole query (with `{table}` and `{key}` in it) for audits that are not about
     single rows. Both are SQL written in this package; values travel in `params`, by name.
+    An audit with `passes_if` (a query over `{table}` that returns one boolean) first tries
+    that cheaper proof, and counts on its own only when the proof does not hold.
     """
 
     name: str
@@ -30,6 +32,7 @@ class Audit:
     offending: str | None = None
     examples: str | None = None
     params: dict[str, object] = field(default_factory=dict)
+    passes_if: str | None = None
 
     def spec(self, asset: str) -> dg.AssetCheckSpec:
         return dg.AssetCheckSpec(
@@ -58,6 +61,11 @@ def unique(column: str, source: str) -> Audit:
         description=f"No two rows of {source} share a {column}.",
         counted=f"repeated_{column}s",
         count=f"count({column}) - count(distinct {column})",
+        # Counting distinct keys hashes every one of them (1.5 s for 10M orders here); keys
+        # that only ever increase down the file, as an order log's do, are unique for the cost
+        # of one comparison per row.
+        passes_if=f"select count(*) filter (where {column} <= previous) = 0 from "  # noqa: S608
+        f"(select {column}, lag({column}) over (order by rowid) as previous from {{table}})",
         examples=f"select {column} from {{table}} where {column} is not null "  # noqa: S608
         f"group by {column} having count(*) > 1 order by {column} limit {EXAMPLES}",
     )
@@ -116,11 +124,11 @@ def run_audits(
 ) -> list[dg.AssetCheckResult]:
     """Runs every audit on `table` in one scan; each failure lists the first offending `key`s
     (or "row N" where the key itself is missing), in `order_by` order."""
-    if not audits:
-        return []
-    counts = ", ".join(audit.count for audit in audits)
-    params = {name: value for audit in audits for name, value in audit.params.items()}
-    found = conn.execute(f"select {counts} from {table}", params or None).fetchone()  # noqa: S608
+    found = dict(_shared_scan(conn, table, [a for a in audits if a.passes_if is None]))
+    for audit in audits:
+        if audit.passes_if is not None:
+            (proved,) = conn.execute(audit.passes_if.format(table=table)).fetchone()
+            found[audit.name] = 0 if proved else next(_shared_scan(conn, table, [audit]))[1]
     return [
         dg.AssetCheckResult(
             asset_key=asset,
@@ -133,8 +141,18 @@ def run_audits(
                 ),
             },
         )
-        for audit, count in zip(audits, found, strict=True)
+        for audit, count in ((audit, found[audit.name]) for audit in audits)
     ]
+
+
+def _shared_scan(conn: duckdb.DuckDBPyConnection, table: str, audits: Sequence[Audit]):
+    """(name, count) of each audit, all counted in one scan of `table`."""
+    if not audits:
+        return iter(())
+    counts = ", ".join(audit.count for audit in audits)
+    params = {name: value for audit in audits for name, value in audit.params.items()}
+    found = conn.execute(f"select {counts} from {table}", params or None).fetchone()  # noqa: S608
+    return zip((audit.name for audit in audits), found, strict=True)
 
 
 def _examples(
