@@ -1,14 +1,22 @@
 VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 3000
 # Recipes run with the project's virtual environment active.
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
-# Re-install whenever the dependency list changes.
+# make dev's Dagster instance: its dagster.yaml is committed, and the run history,
+# materializations, schedule and sensor states Dagster keeps beside it survive restarts.
+INSTANCE := $(abspath .dagster)
+# Re-install whenever the locked versions change.
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
 
-.PHONY: dev test bench install
+.PHONY: dev test bench install lock
 
 dev: $(STAMP)
-	dagster dev --host 127.0.0.1 --port 3000
+	@python -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((sys.argv[1], int(sys.argv[2])))' $(HOST) $(PORT) 2>/dev/null \
+		|| { echo "Port $(PORT) on $(HOST) is already in use: start on another with 'make dev PORT=3001'."; exit 1; }
+	DAGSTER_HOME=$(INSTANCE) dg dev --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	ruff check .
@@ -21,8 +29,16 @@ bench: $(STAMP)
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Exactly the locked versions, checked against their hashes; then the project itself.
+$(STAMP): $(LOCK)
 	test -d $(VENV) || python3 -m venv $(VENV)
-	python -m pip install --quiet --upgrade pip
-	python -m pip install --quiet -e '.[dev]'
+	python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# Resolves pyproject.toml's ranges (and the build backend) again into exact, hashed versions for
+# every platform and Python the project supports.
+lock: $(STAMP)
+	python -m pip install --quiet 'uv>=0.9'
+	printf 'setuptools>=68\n' | uv pip compile pyproject.toml - --extra dev --universal \
+		--python-version 3.10 --generate-hashes --quiet --output-file $(LOCK)

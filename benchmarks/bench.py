@@ -28,6 +28,12 @@ BACKFILL_MODES = {
     "one run per asset (this project)": None,
     "one run per partition (public tutorial)": "benchmarks.per_partition_definitions",
 }
+EXECUTOR_MODES = {
+    "one process per step (Dagster's default multiprocess executor)": (
+        "benchmarks.multiprocess_definitions"
+    ),
+    "in the run's process (this project's in_process_executor)": None,
+}
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 MIB = 1024 * 1024
 
@@ -185,6 +191,48 @@ def backfill_rows(rows: int, repeat: int) -> list[str]:
     return lines
 
 
+def executor_rows(rows: int, repeat: int) -> list[str]:
+    """ "Materialize selected" of the unpartitioned assets and their checks under `dagster dev`,
+    with each executor: the run's duration and the CPU of its processes."""
+    csv_dir = sales_csvs(rows)
+    m = {}
+    for mode, module in EXECUTOR_MODES.items():
+        samples: dict[str, list[float]] = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            home = Path(tmp)
+            with dagster_dev(home, home / "bench.duckdb", csv_dir, module=module) as server:
+                if module is None:
+                    server.stop_sensor("default_automation_condition_sensor")
+                for i in range(repeat):
+                    runs_before, _ = cpu_of(server.process.pid)
+                    run = server.wait_for_run(server.launch_run(UNPARTITIONED), timeout=600)
+                    runs_after, _ = cpu_of(server.process.pid)
+                    if run["status"] != "SUCCESS":
+                        raise RuntimeError(f"{mode}: run ended {run['status']}")
+                    result = {
+                        "duration": run["endTime"] - run["startTime"],
+                        "run_cpu": runs_after - runs_before,
+                    }
+                    print(f"executor, {mode} #{i + 1}: {result}", file=sys.stderr)
+                    for name, value in result.items():
+                        samples.setdefault(name, []).append(value)
+        m[mode] = {name: statistics.median(values) for name, values in samples.items()}
+    default, ours = (m[mode] for mode in EXECUTOR_MODES)
+    lines = [
+        f"Materialize the four unpartitioned assets and their checks, {rows:,} sales rows, one "
+        f"run under `dagster dev`, from its start to its end (medians of {repeat}):",
+        "",
+        "| steps run | run duration (s) | CPU of run processes (s) |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {mode} | {r['duration']:.2f} | {r['run_cpu']:.1f} |" for mode, r in m.items()]
+    lines.append(
+        f"| ratio | {default['duration'] / ours['duration']:.1f}x "
+        f"| {default['run_cpu'] / ours['run_cpu']:.1f}x |"
+    )
+    return lines
+
+
 def machine() -> str:
     model = next(
         (
@@ -207,12 +255,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each, medians reported")
     parser.add_argument("--backfill-rows", type=int, default=1_000_000)
     parser.add_argument("--backfill-repeat", type=int, default=1)
-    parser.add_argument("--skip-backfill", action="store_true")
+    parser.add_argument("--executor-repeat", type=int, default=5)
+    parser.add_argument("--skip-backfill", action="store_true", help="skip dagster dev runs")
     args = parser.parse_args()
 
     lines = [f"Machine: {machine()}. Medians of {args.repeat} runs.", ""]
     lines += pipeline_rows(args.sizes, args.repeat)
     if not args.skip_backfill:
+        lines += [""] + executor_rows(args.backfill_rows, args.executor_repeat)
         lines += [""] + backfill_rows(args.backfill_rows, args.backfill_repeat)
     report = "\n".join(lines) + "\n"
     (HERE / "latest.md").write_text(report)

@@ -26,16 +26,20 @@ order by total_dollar_amount desc, rep_name
 """
 
 
+# What "Materialize all" in the UI reports when no request is given: the shipped sample.
+SAMPLE_REQUEST = json.loads((DATA_DIR / "sample_request" / "request.json").read_text())
+
+
 class AdhocRequestConfig(dg.Config):
     """Sales of one product by the reps of one department, from start_date up to (not
-    including) end_date. Dates are ISO 'YYYY-MM-DD'."""
+    including) end_date. Dates are ISO 'YYYY-MM-DD'. Without config, the sample request."""
 
     model_config = ConfigDict(extra="forbid")
 
-    department: str
-    product: str
-    start_date: str
-    end_date: str
+    department: str = SAMPLE_REQUEST["department"]
+    product: str = SAMPLE_REQUEST["product"]
+    start_date: str = SAMPLE_REQUEST["start_date"]
+    end_date: str = SAMPLE_REQUEST["end_date"]
 
     @field_validator("start_date", "end_date")
     @classmethod

@@ -42,6 +42,24 @@ query BackfillStatus($id: String!) {
 }
 """
 
+LAUNCH_RUN = """
+mutation LaunchRun($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+
+RUN_STATUS = """
+query RunStatus($id: ID!) {
+  runOrError(runId: $id) { ... on Run { status startTime endTime } }
+}
+"""
+
 LOCATION_STATUS = """
 query { workspaceOrError { ... on Workspace { locationEntries { name loadStatus
   locationOrLoadError { __typename ... on PythonError { message } } } } } }
@@ -120,6 +138,37 @@ class DagsterDev:
             raise RuntimeError(f"backfill not launched: {result}")
         return result["backfillId"]
 
+    def launch_run(self, asset_names: Sequence[str]) -> str:
+        """What "Materialize selected" sends: one run of the assets (and their checks)."""
+        (location,) = [
+            entry["name"]
+            for entry in self.graphql(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
+        ]
+        params = {
+            "selector": {
+                "repositoryLocationName": location,
+                "repositoryName": "__repository__",
+                "jobName": "__ASSET_JOB",
+                "assetSelection": [{"path": [name]} for name in asset_names],
+            },
+            "mode": "default",
+            "executionMetadata": {"tags": []},
+        }
+        result = self.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise RuntimeError(f"run not launched: {result}")
+        return result["run"]["runId"]
+
+    def wait_for_run(self, run_id: str, timeout: float) -> dict:
+        """Polls until the run ends; returns its status, start and end times."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.graphql(RUN_STATUS, {"id": run_id})["runOrError"]
+            if run["status"] in {"SUCCESS", "FAILURE", "CANCELED"}:
+                return run
+            time.sleep(0.5)
+        raise TimeoutError(f"run {run_id} still running after {timeout:.0f} s")
+
     def wait_for_backfill(self, backfill_id: str, timeout: float) -> dict:
         """Polls until the backfill ends; returns its status and runs."""
         deadline = time.monotonic() + timeout
@@ -167,7 +216,7 @@ def dagster_dev(
 
     It loads workspace.yaml, or `module` if one is given."""
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(PROJECT_DIR / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(PROJECT_DIR / ".dagster" / "dagster.yaml", home / "dagster.yaml")
     port = free_port()
     env = {
         **os.environ,

@@ -3,6 +3,7 @@
 import re
 import shutil
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -69,9 +70,11 @@ def _chromium() -> str:
     return path
 
 
-def test_backfill_launched_from_the_asset_page_succeeds(server):
+@contextmanager
+def _ui(server: DagsterDev, path: str, button: str):
+    """Headless Chromium on a page of the UI, once `button` is there; yields the page and it."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     chromium = _chromium()
     SCREENSHOTS.mkdir(exist_ok=True)
@@ -91,9 +94,9 @@ def test_backfill_launched_from_the_asset_page_succeeds(server):
         )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{server.url}/assets/monthly_sales_performance")
-            materialize = page.get_by_role("button", name="Materialize…")
-            materialize.wait_for()
+            page.goto(f"{server.url}{path}")
+            found = page.get_by_role("button", name=button)
+            found.wait_for()
             # On the first visit to an instance the UI asks to join the community. Dismiss it
             # before opening another dialog: over the Materialize dialog it cannot be clicked.
             sign_up = page.get_by_text("Join the Dagster community")
@@ -104,30 +107,42 @@ def test_backfill_launched_from_the_asset_page_succeeds(server):
             else:
                 page.get_by_role("button", name="Skip").click()
                 sign_up.wait_for(state="hidden")
-            materialize.click()
-            dialog = page.get_by_role("dialog")
-            # The dialog opens on the last 90 days; a full backfill needs every month.
-            dialog.get_by_text("Show all partitions").click()
-            dialog.get_by_role("button", name="All", exact=True).click()
-            expect(dialog.get_by_text("Backfills all partitions in a single run.")).to_be_visible()
-            dialog.get_by_role("button", name="Launch backfill").click()
-
-            toast = page.get_by_text("Created backfill")
-            expect(toast).to_be_visible(timeout=30_000)
-            backfill_id = toast.inner_text().split()[-1]
-            page.goto(f"{server.url}/runs/b/{backfill_id}")
-            # The backfill page shows progress per asset; reload until it reaches 100%.
-            completed = page.get_by_text("100% completed")
-            deadline = time.monotonic() + BACKFILL_TIMEOUT
-            while not completed.is_visible() and time.monotonic() < deadline:
-                page.wait_for_timeout(2000)
-                page.reload()
-                page.get_by_text("Partition selection").wait_for()
-            page.screenshot(path=SCREENSHOTS / "backfill_from_asset_page.png")
-            expect(completed).to_be_visible()
-            expect(page.locator("body")).to_contain_text(re.compile(r"Status\s*Succeeded"))
+            yield page, found
         finally:
             browser.close()
+
+
+def _created_backfill(page) -> str:
+    from playwright.sync_api import expect
+
+    toast = page.get_by_text("Created backfill")
+    expect(toast).to_be_visible(timeout=30_000)
+    return toast.inner_text().split()[-1]
+
+
+def test_backfill_launched_from_the_asset_page_succeeds(server):
+    from playwright.sync_api import expect
+
+    with _ui(server, "/assets/monthly_sales_performance", "Materialize…") as (page, materialize):
+        materialize.click()
+        dialog = page.get_by_role("dialog")
+        # The dialog opens on the last 90 days; a full backfill needs every month.
+        dialog.get_by_text("Show all partitions").click()
+        dialog.get_by_role("button", name="All", exact=True).click()
+        expect(dialog.get_by_text("Backfills all partitions in a single run.")).to_be_visible()
+        dialog.get_by_role("button", name="Launch backfill").click()
+        backfill_id = _created_backfill(page)
+        page.goto(f"{server.url}/runs/b/{backfill_id}")
+        # The backfill page shows progress per asset; reload until it reaches 100%.
+        completed = page.get_by_text("100% completed")
+        deadline = time.monotonic() + BACKFILL_TIMEOUT
+        while not completed.is_visible() and time.monotonic() < deadline:
+            page.wait_for_timeout(2000)
+            page.reload()
+            page.get_by_text("Partition selection").wait_for()
+        page.screenshot(path=SCREENSHOTS / "backfill_from_asset_page.png")
+        expect(completed).to_be_visible()
+        expect(page.locator("body")).to_contain_text(re.compile(r"Status\s*Succeeded"))
 
     backfill = server.wait_for_backfill(backfill_id, timeout=60)
     assert backfill["status"] == "COMPLETED_SUCCESS"
@@ -135,4 +150,20 @@ def test_backfill_launched_from_the_asset_page_succeeds(server):
     assert _rows(server, "monthly_sales_performance") == expected.monthly_sales_performance(
         DATA_DIR
     )
+    _no_lock_errors(server)
+
+
+def test_materialize_all_on_the_lineage_page_succeeds(server):
+    """Every asset, every partition, and adhoc_request with the sample request."""
+    with _ui(server, "/asset-groups", "Materialize all…") as (page, materialize_all):
+        materialize_all.click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_role("button", name="Launch backfill").click()
+        backfill_id = _created_backfill(page)
+        page.screenshot(path=SCREENSHOTS / "materialize_all.png")
+
+    backfill = server.wait_for_backfill(backfill_id, timeout=BACKFILL_TIMEOUT)
+    assert backfill["status"] == "COMPLETED_SUCCESS", backfill
+    assert {run["status"] for run in backfill["runs"]} == {"SUCCESS"}
+    assert _rows(server, "product_performance") == expected.product_performance(DATA_DIR)
     _no_lock_errors(server)
