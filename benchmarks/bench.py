@@ -26,7 +26,9 @@ UNPARTITIONED = ["products", "sales_reps", "sales_data", "joined_data"]
 PARTITIONED = ["monthly_sales_performance", "product_performance"]
 BACKFILL_MODES = {
     "one run per asset (this project)": None,
-    "one run per partition (public tutorial)": "benchmarks.per_partition_definitions",
+    "one run per partition (this project's code, pool and default executor)": (
+        "benchmarks.per_partition_definitions"
+    ),
 }
 EXECUTOR_MODES = {
     "one process per step (Dagster's default multiprocess executor)": (
