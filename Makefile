@@ -30,7 +30,7 @@ bench: $(STAMP)
 install: $(STAMP)
 
 # Exactly the locked versions, checked against their hashes; then the project itself.
-$(STAMP): $(LOCK)
+$(STAMP): $(LOCK) pyproject.toml
 	test -d $(VENV) || python3 -m venv $(VENV)
 	python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	python -m pip install --quiet --no-deps --no-build-isolation -e .
