@@ -96,7 +96,7 @@ def floor(csv_dir: str, database: str) -> dict[str, float]:
     with duckdb.connect(database) as conn:
         for table in CSV_COLUMNS:
             conn.execute(
-                f"create table {table} as {read_csv_sql(table, exact_money=False)}",
+                f"create table {table} as {read_csv_sql(table, money='decimal')}",
                 [f"{csv_dir}/{table}.csv"],
             )
         conn.execute(f"create table joined_data as {queries.JOINED_DATA}")

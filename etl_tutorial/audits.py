@@ -66,8 +66,7 @@ def unique(column: str, source: str) -> Audit:
         # of one comparison per row.
         passes_if=f"select count(*) filter (where {column} <= previous) = 0 from "  # noqa: S608
         f"(select {column}, lag({column}) over (order by rowid) as previous from {{table}})",
-        examples=f"select {column} from {{table}} where {column} is not null "  # noqa: S608
-        f"group by {column} having count(*) > 1 order by {column} limit {EXAMPLES}",
+        examples=_repeated(column),
     )
 
 
@@ -91,8 +90,7 @@ def one_row_per(key: str, source: str, name: str) -> Audit:
         description=f"Exactly one row per row of {source}: the join repeated or dropped nothing.",
         counted="extra_rows",
         count=f"count(*) - (select count(*) from {source})",  # noqa: S608
-        examples=f"select {key} from {{table}} group by {key} having count(*) > 1 "  # noqa: S608
-        f"order by {key} limit {EXAMPLES}",
+        examples=_repeated(key),
     )
 
 
@@ -105,6 +103,14 @@ def row_rule(name: str, description: str, counted: str, offending: str, **params
         count=f"count(*) filter (where {offending})",
         offending=offending,
         params=params,
+    )
+
+
+def _repeated(column: str) -> str:
+    """The first values of `column` that more than one row of `{table}` has."""
+    return (
+        f"select {column} from {{table}} where {column} is not null "  # noqa: S608
+        f"group by {column} having count(*) > 1 order by {column} limit {EXAMPLES}"
     )
 
 

@@ -77,11 +77,11 @@ group by all
 
 # Reconciliation: the partitions whose totals in the analysis table differ from joined_data's
 # for the same range. A bug in an aggregation above cannot go unnoticed.
-MONTHLY_TOTALS_MISMATCH = """
+MONTHLY_TOTALS_MISMATCH = f"""
 with written as (
     select partition_date as partition, sum(total_dollar_amount) as dollars
     from monthly_sales_performance
-    where partition_date >= strftime($start, '%Y-%m') and partition_date < strftime($end, '%Y-%m')
+    where {MONTHLY_PARTITION_FILTER}
     group by all
 ), joined as (
     select strftime(date, '%Y-%m') as partition, sum(dollar_amount) as dollars
@@ -93,16 +93,16 @@ select partition
 from written full join joined using (partition)
 where written.dollars is distinct from joined.dollars
 order by partition
-"""
+"""  # noqa: S608
 
-CATEGORY_TOTALS_MISMATCH = """
+CATEGORY_TOTALS_MISMATCH = f"""
 with written as (
     select
         product_category as partition,
         sum(total_dollar_amount) as dollars,
         sum(total_units_sold) as units
     from product_performance
-    where list_contains($categories::varchar[], product_category)
+    where {CATEGORY_PARTITION_FILTER}
     group by all
 ), joined as (
     select category as partition, sum(dollar_amount) as dollars, sum(quantity) as units
@@ -114,4 +114,4 @@ select partition
 from written full join joined using (partition)
 where written.dollars is distinct from joined.dollars or written.units is distinct from joined.units
 order by partition
-"""
+"""  # noqa: S608

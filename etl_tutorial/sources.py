@@ -9,11 +9,13 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from etl_tutorial.audits import Audit
+from etl_tutorial.audits import EXAMPLES, Audit
 from etl_tutorial.tables import connect, publish
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_DIR / "data"
+
+MONEY = "decimal(18, 2)"
 
 # Column names and DuckDB types, in file order. Nothing is guessed from the data, so a file
 # that does not fit fails loudly instead of loading as text or as floating-point money.
@@ -22,7 +24,7 @@ CSV_COLUMNS: dict[str, dict[str, str]] = {
         "product_id": "varchar",
         "product_name": "varchar",
         "category": "varchar",
-        "price": "decimal(18, 2)",
+        "price": MONEY,
     },
     "sales_reps": {
         "rep_id": "varchar",
@@ -37,7 +39,7 @@ CSV_COLUMNS: dict[str, dict[str, str]] = {
         "rep_id": "varchar",
         "customer_name": "varchar",
         "quantity": "integer",
-        "dollar_amount": "decimal(18, 2)",
+        "dollar_amount": MONEY,
     },
 }
 
@@ -53,7 +55,6 @@ class CsvFolder(dg.ConfigurableResource):
 
 # Money is read as text and must be written in whole cents: DuckDB would round `12.345` into
 # decimal(18, 2) without a word. Sixteen digits at most before the point, so it always fits.
-MONEY = "decimal(18, 2)"
 WHOLE_CENTS = r"[+-]?[0-9]{1,16}(\.[0-9]{0,2}0*)?"
 NOT_WHOLE_CENTS = "amount is not in whole cents"
 
@@ -92,24 +93,24 @@ def load_csv(
             ) from error
 
 
-def read_csv_sql(table: str, *, exact_money: bool = True) -> str:
+def read_csv_sql(table: str, *, money: str = "exact") -> str:
     """`select` from `read_csv(?)` with the table's explicit column types.
 
-    With `exact_money`, money columns are read as text and refused unless they are whole cents;
-    without it they are read as decimal(18, 2) directly, as plain DuckDB would (the
-    benchmark's floor). Column names and types are this module's own constants; the path is
-    the one parameter.
+    Money columns are read as text and refused unless they are whole cents (`exact`), read as
+    decimal(18, 2) directly as plain DuckDB would (`decimal`, the benchmark's floor), or left
+    as text (`text`, to find the amounts that were refused). Column names and types are this
+    module's own constants; the path is the one parameter.
     """
     columns = CSV_COLUMNS[table]
     as_read = {
-        name: "varchar" if exact_money and sql_type == MONEY else sql_type
+        name: "varchar" if money != "decimal" and sql_type == MONEY else sql_type
         for name, sql_type in columns.items()
     }
     column_types = ", ".join(f"'{name}': '{sql_type}'" for name, sql_type in as_read.items())
     selected = ", ".join(
         f"if({name} is null or regexp_full_match({name}, '{WHOLE_CENTS}'), "
         f"{name}::{MONEY}, error('{NOT_WHOLE_CENTS}')) as {name}"
-        if as_read[name] != sql_type
+        if money == "exact" and as_read[name] != sql_type
         else name
         for name, sql_type in columns.items()
     )
@@ -123,11 +124,13 @@ def _not_whole_cents(conn: duckdb.DuckDBPyConnection, table: str, path: Path) ->
     """Says which money column holds amounts that are not whole cents, and in which rows."""
     key = key_of(table)
     problems = {}
-    text = read_csv_sql(table, exact_money=False).replace(f"'{MONEY}'", "'varchar'")
+    text = read_csv_sql(table, money="text")
     for column in (name for name, sql_type in CSV_COLUMNS[table].items() if sql_type == MONEY):
         offending = f"from ({text}) where not regexp_full_match({column}, '{WHOLE_CENTS}')"  # noqa: S608
         (count,) = conn.execute(f"select count(*) {offending}", [str(path)]).fetchone()
-        first = conn.execute(f"select {key}, {column} {offending} limit 5", [str(path)]).fetchall()
+        first = conn.execute(
+            f"select {key}, {column} {offending} limit {EXAMPLES}", [str(path)]
+        ).fetchall()
         if count:
             problems[column] = (count, first)
     described = "; ".join(
