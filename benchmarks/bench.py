@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from etl_tutorial import sample_data
-from etl_tutorial_tests.dagster_dev import dagster_dev
+from harness.dagster_dev import dagster_dev
 
 HERE = Path(__file__).parent
 DATA = HERE / ".data"

@@ -3,13 +3,14 @@ by product category."""
 
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from etl_tutorial import audits, queries
-from etl_tutorial.adhoc import ADHOC_REQUEST, AdhocRequestConfig, RequestFolder, scan_requests
+from etl_tutorial.adhoc import AdhocRequestConfig, RequestFolder, scan_requests
 from etl_tutorial.sources import DATA_DIR, CsvFolder, load_csv
 from etl_tutorial.tables import (
     connect,
@@ -38,6 +39,27 @@ warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", categor
 
 # Ingestion
 
+# The three ingestion assets differ only in their CSV and their checks, so one function
+# declares each of them.
+
+
+def csv_table(table: str, checks: list[audits.Audit], description: str) -> dg.AssetsDefinition:
+    """The asset `table`: its CSV loaded, audited by `checks`, then published."""
+
+    @dg.asset(
+        name=table,
+        description=description,
+        kinds={"duckdb"},
+        group_name="ingestion",
+        pool=DUCKDB_POOL,
+        check_specs=audits.specs(table, checks),
+    )
+    def load(duckdb: DuckDBResource, csv_folder: CsvFolder):
+        yield from load_csv(table, duckdb, csv_folder, checks)
+
+    return load
+
+
 # The product categories are the partitions of product_performance, so they are also the only
 # categories products.csv may use.
 product_category_partition = dg.StaticPartitionsDefinition(
@@ -55,16 +77,9 @@ PRODUCT_CHECKS = [
     ),
 ]
 
-
-@dg.asset(
-    kinds={"duckdb"},
-    group_name="ingestion",
-    pool=DUCKDB_POOL,
-    check_specs=audits.specs("products", PRODUCT_CHECKS),
+products = csv_table(
+    "products", PRODUCT_CHECKS, "Product catalogue from products.csv: one row per product."
 )
-def products(duckdb: DuckDBResource, csv_folder: CsvFolder):
-    """Product catalogue from products.csv: one row per product."""
-    yield from load_csv("products", duckdb, csv_folder, PRODUCT_CHECKS)
 
 
 SALES_REP_CHECKS = [
@@ -72,16 +87,9 @@ SALES_REP_CHECKS = [
     audits.unique("rep_id", source="sales_reps.csv"),
 ]
 
-
-@dg.asset(
-    kinds={"duckdb"},
-    group_name="ingestion",
-    pool=DUCKDB_POOL,
-    check_specs=audits.specs("sales_reps", SALES_REP_CHECKS),
+sales_reps = csv_table(
+    "sales_reps", SALES_REP_CHECKS, "Sales reps from sales_reps.csv: one row per rep."
 )
-def sales_reps(duckdb: DuckDBResource, csv_folder: CsvFolder):
-    """Sales reps from sales_reps.csv: one row per rep."""
-    yield from load_csv("sales_reps", duckdb, csv_folder, SALES_REP_CHECKS)
 
 
 # The months are the partitions of monthly_sales_performance: a sale dated before the first
@@ -115,15 +123,7 @@ SALES_CHECKS = [
 ]
 
 
-@dg.asset(
-    kinds={"duckdb"},
-    group_name="ingestion",
-    pool=DUCKDB_POOL,
-    check_specs=audits.specs("sales_data", SALES_CHECKS),
-)
-def sales_data(duckdb: DuckDBResource, csv_folder: CsvFolder):
-    """Sales from sales_data.csv: one row per order."""
-    yield from load_csv("sales_data", duckdb, csv_folder, SALES_CHECKS)
+sales_data = csv_table("sales_data", SALES_CHECKS, "Sales from sales_data.csv: one row per order.")
 
 
 # The join and its checks
@@ -176,16 +176,22 @@ def partition_range_metadata(context: dg.AssetExecutionContext) -> dict[str, str
     return {"partition_range": f"{key_range.start} to {key_range.end}"}
 
 
+# What both partitioned analysis assets share. A backfill of any number of partitions is
+# one run that rewrites the whole range at once.
+PARTITIONED_ANALYSIS = {
+    "deps": [joined_data],
+    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "automation_condition": AUTOMATION,
+    "kinds": {"duckdb"},
+    "group_name": "analysis",
+    "pool": DUCKDB_POOL,
+}
+
+
 @dg.asset(
-    deps=[joined_data],
     partitions_def=monthly_partition,
-    # A backfill of any number of months is one run that rewrites the whole range at once.
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    automation_condition=AUTOMATION,
-    kinds={"duckdb"},
-    group_name="analysis",
-    pool=DUCKDB_POOL,
     check_specs=[totals_check("monthly_sales_performance")],
+    **PARTITIONED_ANALYSIS,
 )
 def monthly_sales_performance(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     """Sales totals from joined_data: one row per month, rep and product."""
@@ -193,13 +199,8 @@ def monthly_sales_performance(context: dg.AssetExecutionContext, duckdb: DuckDBR
     with connect(duckdb) as conn:
         yield from rewrite_partitions(
             conn,
-            table="monthly_sales_performance",
-            create=queries.CREATE_MONTHLY_SALES_PERFORMANCE,
-            where=queries.MONTHLY_PARTITION_FILTER,
-            insert=queries.INSERT_MONTHLY_SALES_PERFORMANCE,
-            reconcile=queries.MONTHLY_TOTALS_MISMATCH,
+            queries.MONTHLY_SALES_PERFORMANCE,
             params={"start": window.start.date(), "end": window.end.date()},
-            order_by="partition_date, total_dollar_amount desc",
             metadata=partition_range_metadata(context),
         )
 
@@ -208,27 +209,17 @@ def monthly_sales_performance(context: dg.AssetExecutionContext, duckdb: DuckDBR
 
 
 @dg.asset(
-    deps=[joined_data],
     partitions_def=product_category_partition,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    automation_condition=AUTOMATION,
-    kinds={"duckdb"},
-    group_name="analysis",
-    pool=DUCKDB_POOL,
     check_specs=[totals_check("product_performance")],
+    **PARTITIONED_ANALYSIS,
 )
 def product_performance(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     """Sales totals from joined_data: one row per product category and product."""
     with connect(duckdb) as conn:
         yield from rewrite_partitions(
             conn,
-            table="product_performance",
-            create=queries.CREATE_PRODUCT_PERFORMANCE,
-            where=queries.CATEGORY_PARTITION_FILTER,
-            insert=queries.INSERT_PRODUCT_PERFORMANCE,
-            reconcile=queries.CATEGORY_TOTALS_MISMATCH,
+            queries.PRODUCT_PERFORMANCE,
             params={"categories": context.partition_keys},
-            order_by="product_category, total_dollar_amount desc",
             metadata=partition_range_metadata(context),
         )
 
@@ -240,7 +231,9 @@ def product_performance(context: dg.AssetExecutionContext, duckdb: DuckDBResourc
 def adhoc_request(config: AdhocRequestConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Sales from joined_data for one request: one row per rep of a department, for a product."""
     with connect(duckdb) as conn:
-        row_count, result = rows_as_markdown(conn.execute(ADHOC_REQUEST, config.parameters()))
+        row_count, result = rows_as_markdown(
+            conn.execute(queries.ADHOC_REQUEST, config.parameters())
+        )
     return dg.MaterializeResult(metadata={"dagster/row_count": row_count, "result": result})
 
 
@@ -275,6 +268,20 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
 )
 
 
+# Where the data lives. Each setting is read from the environment here, once; by default
+# everything is in the checkout's data/ folder, wherever Dagster is started from.
+def resources(env: Mapping[str, str]) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "duckdb": DuckDBResource(
+            database=env.get("DUCKDB_DATABASE", str(DATA_DIR / "mydb.duckdb"))
+        ),
+        "csv_folder": CsvFolder(path=env.get("SALES_CSV_DIR", str(DATA_DIR))),
+        "request_folder": RequestFolder(
+            path=env.get("ADHOC_REQUEST_DIR", str(DATA_DIR / "requests"))
+        ),
+    }
+
+
 defs = dg.Definitions(
     assets=[
         products,
@@ -291,11 +298,5 @@ defs = dg.Definitions(
     executor=dg.in_process_executor,
     schedules=[weekly_update_schedule],
     sensors=[adhoc_request_sensor, automation_sensor],
-    resources={
-        "duckdb": DuckDBResource(
-            database=os.getenv("DUCKDB_DATABASE", str(DATA_DIR / "mydb.duckdb"))
-        ),
-        "csv_folder": CsvFolder(),
-        "request_folder": RequestFolder(),
-    },
+    resources=resources(os.environ),
 )

@@ -13,59 +13,70 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from etl_tutorial.definitions import product_category_partition
+from etl_tutorial.sources import CSV_COLUMNS
+
 DEFAULT_ROWS = 4000
 DEFAULT_SEED = 2024
 SALES_YEAR = 2024
 
-# Names are chosen to exercise CSV quoting: apostrophes, accents and commas in quoted fields.
-PRODUCTS_BY_CATEGORY = {
-    "Electronics": [
-        "Noise-Cancelling Headphones",
-        'Laptop Stand, Aluminium 15"',
-        "USB-C Hub",
-        "4K Monitor",
-        "Smart Speaker",
-        "E-Reader",
-        "Wireless Mouse",
-        "Portable Charger, 20000 mAh",
-    ],
-    "Books": [
-        "The Gardener's Year",
-        "Cooking for One, Two and Four",
-        "Café Society",
-        "Data Pipelines in Practice",
-        "A Traveller's Atlas",
-        "Poems of the Señora",
-        "Clean SQL",
-        "The Long Weekend",
-    ],
-    "Home and Garden": [
-        "Café Table, Oak",
-        "Raised Garden Bed",
-        "Watering Can",
-        "Pruning Shears",
-        "Outdoor Lantern",
-        "Herb Planter, Set of 3",
-        "Linen Tablecloth",
-        "Compost Bin",
-    ],
-    "Clothing": [
-        "Men's Rain Jacket",
-        "Women's Wool Sweater",
-        "Kids' Rain Boots",
-        "Crêpe Scarf",
-        "Denim Jacket",
-        "Running Shoes",
-        "Merino Socks, 3-Pack",
-        "Sun Hat",
-    ],
-}
-PRICE_RANGE_BY_CATEGORY = {
-    "Electronics": (1999, 49999),
-    "Books": (799, 4999),
-    "Home and Garden": (999, 29999),
-    "Clothing": (999, 19999),
-}
+# Per category, in the order of product_category_partition's keys (the one list of categories):
+# a price range in cents, and product names chosen to exercise CSV quoting: apostrophes,
+# accents and commas in quoted fields.
+CATALOGUE = [
+    (
+        (1999, 49999),
+        [
+            "Noise-Cancelling Headphones",
+            'Laptop Stand, Aluminium 15"',
+            "USB-C Hub",
+            "4K Monitor",
+            "Smart Speaker",
+            "E-Reader",
+            "Wireless Mouse",
+            "Portable Charger, 20000 mAh",
+        ],
+    ),
+    (
+        (799, 4999),
+        [
+            "The Gardener's Year",
+            "Cooking for One, Two and Four",
+            "Café Society",
+            "Data Pipelines in Practice",
+            "A Traveller's Atlas",
+            "Poems of the Señora",
+            "Clean SQL",
+            "The Long Weekend",
+        ],
+    ),
+    (
+        (999, 29999),
+        [
+            "Café Table, Oak",
+            "Raised Garden Bed",
+            "Watering Can",
+            "Pruning Shears",
+            "Outdoor Lantern",
+            "Herb Planter, Set of 3",
+            "Linen Tablecloth",
+            "Compost Bin",
+        ],
+    ),
+    (
+        (999, 19999),
+        [
+            "Men's Rain Jacket",
+            "Women's Wool Sweater",
+            "Kids' Rain Boots",
+            "Crêpe Scarf",
+            "Denim Jacket",
+            "Running Shoes",
+            "Merino Socks, 3-Pack",
+            "Sun Hat",
+        ],
+    ),
+]
 SALES_REPS = [
     ("Seán O'Brien", "Enterprise"),
     ("Zoë Müller", "Enterprise"),
@@ -99,18 +110,6 @@ CUSTOMER_NAMES = [
     "Kowalski Electronics",
 ]
 
-PRODUCT_COLUMNS = ["product_id", "product_name", "category", "price"]
-SALES_REP_COLUMNS = ["rep_id", "rep_name", "department", "hire_date"]
-SALES_COLUMNS = [
-    "order_id",
-    "date",
-    "product_id",
-    "rep_id",
-    "customer_name",
-    "quantity",
-    "dollar_amount",
-]
-
 
 def generate(out: Path, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> Path:
     """Writes products.csv, sales_reps.csv and sales_data.csv into `out` and returns it."""
@@ -118,8 +117,8 @@ def generate(out: Path, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> P
     out.mkdir(parents=True, exist_ok=True)
 
     products = []
-    for category, names in PRODUCTS_BY_CATEGORY.items():
-        low, high = PRICE_RANGE_BY_CATEGORY[category]
+    categories = product_category_partition.get_partition_keys()
+    for category, ((low, high), names) in zip(categories, CATALOGUE, strict=True):
         for name in names:
             cents = rng.randrange(low, high, 100) + 99
             products.append((f"P{len(products) + 1:03d}", name, category, Decimal(cents) / 100))
@@ -129,9 +128,9 @@ def generate(out: Path, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> P
         hired = date(2015, 1, 1) + timedelta(days=rng.randrange(9 * 365))
         reps.append((f"R{len(reps) + 1:02d}", name, department, hired.isoformat()))
 
-    _write(out / "products.csv", PRODUCT_COLUMNS, products)
-    _write(out / "sales_reps.csv", SALES_REP_COLUMNS, reps)
-    _write(out / "sales_data.csv", SALES_COLUMNS, _sales(rng, rows, products, reps))
+    _write(out, "products", products)
+    _write(out, "sales_reps", reps)
+    _write(out, "sales_data", _sales(rng, rows, products, reps))
     return out
 
 
@@ -154,10 +153,10 @@ def _sales(rng: random.Random, rows: int, products: list, reps: list):
         )
 
 
-def _write(path: Path, header: list[str], rows) -> None:
-    with path.open("w", newline="", encoding="utf-8") as f:
+def _write(out: Path, table: str, rows) -> None:
+    with (out / f"{table}.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(header)
+        writer.writerow(CSV_COLUMNS[table])
         writer.writerows(rows)
 
 

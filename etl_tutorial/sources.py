@@ -1,7 +1,6 @@
 """The three sales CSVs: where they live, their columns and types, and how one becomes a table."""
 
 import csv
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -47,7 +46,7 @@ CSV_COLUMNS: dict[str, dict[str, str]] = {
 class CsvFolder(dg.ConfigurableResource):
     """The folder holding products.csv, sales_reps.csv and sales_data.csv."""
 
-    path: str = os.getenv("SALES_CSV_DIR", str(DATA_DIR))
+    path: str
 
     def csv_for(self, table: str) -> Path:
         return Path(self.path) / f"{table}.csv"

@@ -1,8 +1,10 @@
 """Small DuckDB helpers the assets share: a connection, a transaction, write-audit-publish
 for whole tables, an audited partition rewrite, and table metadata."""
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
+from decimal import Decimal
 
 import dagster as dg
 import duckdb
@@ -10,6 +12,7 @@ from dagster_duckdb import DuckDBResource
 from tabulate import tabulate
 
 from etl_tutorial.audits import EXAMPLES, Audit, describe_failures, run_audits
+from etl_tutorial.queries import PartitionedTable
 
 PREVIEW_ROWS = 10
 TOTALS_CHECK = "totals_match_joined_data"
@@ -97,31 +100,32 @@ class _Rejected(Exception):
 
 def rewrite_partitions(
     conn: duckdb.DuckDBPyConnection,
+    sql: PartitionedTable,
     *,
-    table: str,
-    create: str,
-    where: str,
-    insert: str,
-    reconcile: str,
     params: dict[str, object],
-    order_by: str,
     metadata: dict[str, object],
 ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
-    """Rewrites the rows of `table` matching `where` from `insert`, in one transaction that
-    commits only if `reconcile` finds no partition whose totals differ from joined_data's.
+    """Rewrites the rows of `sql.table` in the partitions that `params` name from
+    `sql.select`, in one transaction that commits only if `sql.reconcile` finds no partition
+    whose totals differ from joined_data's.
 
-    `table`, `create`, `where`, `insert`, `reconcile` and `order_by` are SQL owned by this
-    package; every value from outside it travels in `params`, bound once by name and shared
+    Every value from outside the package travels in `params`, bound once by name and shared
     by the delete, the insert, the reconciliation and the preview.
     """
-    conn.execute(create)
+    # The first write creates the table, with the types of the select's columns.
+    conn.execute(
+        f"create table if not exists {sql.table} as {sql.select} with no data",  # noqa: S608
+        params,
+    )
     try:
         # Delete and insert commit together: a failed insert leaves the previous rows in
         # place, and re-running the same partitions never duplicates them.
         with transaction(conn):
-            conn.execute(f"delete from {table} where {where}", params)  # noqa: S608
-            conn.execute(insert, params)
-            mismatched = [partition for (partition,) in conn.execute(reconcile, params).fetchall()]
+            conn.execute(f"delete from {sql.table} where {sql.rows}", params)  # noqa: S608
+            conn.execute(f"insert into {sql.table} {sql.select}", params)  # noqa: S608
+            mismatched = [
+                partition for (partition,) in conn.execute(sql.reconcile, params).fetchall()
+            ]
             totals = dg.AssetCheckResult(
                 check_name=TOTALS_CHECK,
                 passed=not mismatched,
@@ -136,14 +140,14 @@ def rewrite_partitions(
         yield totals
         raise dg.Failure(
             description=(
-                f"{table}: the totals of {len(mismatched)} partition(s) differ from joined_data's "
-                f"({', '.join(mismatched[:EXAMPLES])}); the write was rolled back."
+                f"{sql.table}: the totals of {len(mismatched)} partition(s) differ from "
+                f"joined_data's ({', '.join(mismatched[:EXAMPLES])}); the write was rolled back."
             ),
             metadata={"partitions_with_other_totals": mismatched},
         ) from None
     yield dg.MaterializeResult(
         metadata={
-            **table_metadata(conn, table, where=where, params=params, order_by=order_by),
+            **table_metadata(conn, sql.table, where=sql.rows, params=params, order_by=sql.order_by),
             **metadata,
         },
         check_results=[totals],
@@ -196,13 +200,46 @@ def table_metadata(
 def rows_as_markdown(
     cursor: duckdb.DuckDBPyConnection,
 ) -> tuple[int, dg.MarkdownMetadataValue]:
-    """The number of rows of an executed query, and the rows as a markdown table.
-
-    Values are printed as DuckDB returns them (Decimal, date), so money keeps two decimals
-    and never turns into scientific notation.
-    """
+    """The number of rows of an executed query, and the rows as a markdown table: one table row
+    per row whatever its values hold, numbers right-aligned, money with two decimals and
+    thousands separators (never scientific notation)."""
     headers = [column[0] for column in cursor.description]
     rows = cursor.fetchall()
-    return len(rows), dg.MetadataValue.md(
-        tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+    numeric = [
+        any(value is not None for value in column)
+        and all(_is_number(value) for value in column if value is not None)
+        for column in zip(*rows, strict=True)
+    ]
+    table = tabulate(
+        [[_cell(value) for value in row] for row in rows],
+        headers=[_cell(header) for header in headers],
+        tablefmt="pipe",
+        colalign=["right" if is_number else "left" for is_number in numeric] or None,
+        disable_numparse=True,
     )
+    return len(rows), dg.MetadataValue.md(table)
+
+
+# A preview shows this much of a long text value.
+PREVIEW_TEXT = 60
+# Characters a markdown table cell would otherwise read as its end (|), as an escape (\), or
+# as formatting; each is written escaped so it shows as itself.
+MARKDOWN_SPECIAL = re.compile(r"([\\|*_`\[\]<>~&])")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+def _cell(value: object) -> str:
+    """One value as the text of a markdown table cell."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal | float):
+        return f"{value:,.2f}"
+    text = str(value)
+    if len(text) > PREVIEW_TEXT:
+        text = text[: PREVIEW_TEXT - 1] + "…"
+    # A line break would end the table row; show it as a symbol instead.
+    text = " ↵ ".join(text.splitlines())
+    return MARKDOWN_SPECIAL.sub(r"\\\1", text)

@@ -12,11 +12,12 @@ from etl_tutorial_tests.helpers import (
     ALL_CATEGORIES,
     ALL_MONTHS,
     UNPARTITIONED,
+    changed_tables,
     snapshot,
 )
 
 
-def _materializer(database: Path, csv_dir: Path):
+def _materializer(database: Path, csv_dir: Path, instance: dg.DagsterInstance):
     def run(
         selection, *, partition_key=None, partition_range=None, run_config=None, raise_on_error=True
     ):
@@ -33,6 +34,7 @@ def _materializer(database: Path, csv_dir: Path):
             tags=tags,
             run_config=run_config,
             raise_on_error=raise_on_error,
+            instance=instance,
             resources={
                 "duckdb": DuckDBResource(database=str(database)),
                 "csv_folder": CsvFolder(path=str(csv_dir)),
@@ -40,6 +42,14 @@ def _materializer(database: Path, csv_dir: Path):
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def instance() -> dg.DagsterInstance:
+    """One in-memory Dagster instance for every run a test starts: each test reads only the
+    events of its own run, and creating an instance per run would double the suite's time."""
+    with dg.DagsterInstance.ephemeral() as instance:
+        yield instance
 
 
 @pytest.fixture
@@ -56,9 +66,9 @@ def database(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def materialize(database: Path, csv_dir: Path):
+def materialize(database: Path, csv_dir: Path, instance: dg.DagsterInstance):
     """Materializes a selection of the real definitions against the test's own database and CSVs."""
-    return _materializer(database, csv_dir)
+    return _materializer(database, csv_dir, instance)
 
 
 @pytest.fixture
@@ -73,20 +83,31 @@ def query(database: Path):
 
 
 @pytest.fixture(scope="session")
-def published_database(tmp_path_factory) -> Path:
+def published_database(tmp_path_factory, instance: dg.DagsterInstance) -> Path:
     """Every table materialized once from the shipped CSVs, every partition included."""
     folder = tmp_path_factory.mktemp("published")
     database = folder / "published.duckdb"
-    run = _materializer(database, DATA_DIR)
+    run = _materializer(database, DATA_DIR, instance)
     run(UNPARTITIONED)
     run(["monthly_sales_performance"], partition_range=ALL_MONTHS)
     run(["product_performance"], partition_range=ALL_CATEGORIES)
     return database
 
 
+@pytest.fixture(scope="session")
+def published_tables(published_database: Path) -> dict[str, list]:
+    return snapshot(published_database)
+
+
 @pytest.fixture
-def published(published_database: Path, database: Path, query) -> dict[str, list]:
+def published(published_database: Path, published_tables, database: Path) -> dict[str, list]:
     """The test's database starts as a copy of every table published from the shipped CSVs;
     returns their rows."""
     shutil.copy(published_database, database)
-    return snapshot(query)
+    return published_tables
+
+
+@pytest.fixture
+def changed_since_published(published, published_database: Path, database: Path):
+    """For a test that starts from the published tables: which of them now differ."""
+    return lambda: changed_tables(database, published_database)

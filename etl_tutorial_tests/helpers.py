@@ -1,9 +1,13 @@
 """Helpers the test modules share (fixtures are in conftest.py)."""
 
 import csv
+import html
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import duckdb
+from markdown_it import MarkdownIt
 
 from etl_tutorial.definitions import defs, monthly_partition, product_category_partition
 
@@ -26,9 +30,28 @@ def rewrite_csv(path: Path, edit) -> None:
         csv.writer(f, lineterminator="\n").writerows(rows)
 
 
-def snapshot(query) -> dict[str, list]:
-    """Every published table, row for row."""
-    return {table: query(f"select * from {table} order by all") for table in TABLES}  # noqa: S608
+def changed_tables(database: Path, before: Path) -> list[str]:
+    """The published tables whose rows in `database` are not, as a multiset, those in
+    `before`, compared inside DuckDB without fetching them."""
+    with duckdb.connect(str(database), read_only=True) as conn:
+        conn.execute("attach ? as before (read_only)", [str(before)])
+        return [
+            table
+            for table in TABLES
+            if conn.execute(
+                f"select exists (select * from {table} except all select * from before.{table}) "  # noqa: S608
+                f"or exists (select * from before.{table} except all select * from {table})"
+            ).fetchone()[0]
+        ]
+
+
+def snapshot(database: Path) -> dict[str, list]:
+    """Every published table, row for row, read in one read-only connection."""
+    with duckdb.connect(str(database), read_only=True) as conn:
+        return {
+            table: conn.execute(f"select * from {table} order by all").fetchall()  # noqa: S608
+            for table in TABLES
+        }
 
 
 def materialized(result: dg.ExecuteInProcessResult) -> set[str]:
@@ -54,3 +77,39 @@ def step_failure(result: dg.ExecuteInProcessResult) -> str:
 
 
 ALL_ASSETS = list(defs.assets)
+
+
+@dataclass
+class MarkdownTable:
+    """A markdown table as a GitHub-flavoured markdown parser reads it: cell text as shown."""
+
+    headers: list[str]
+    rows: list[list[str]]
+    right_aligned: set[str]
+
+    def column(self, name: str) -> list[str]:
+        index = self.headers.index(name)
+        return [row[index] for row in self.rows]
+
+
+def markdown_table(text: str) -> MarkdownTable:
+    """Parses `text`, which must be exactly one markdown table, with markdown-it-py (an engine
+    independent of the tabulate that wrote it); each cell is its text as rendered."""
+    parser = MarkdownIt("commonmark").enable("table")
+    tokens = parser.parse(text)
+    assert tokens[0].type == "table_open" and tokens[-1].type == "table_close", text
+    rows, right_aligned, headers = [], set(), None
+    for token in tokens:
+        if token.type == "tr_open":
+            rows.append([])
+        elif token.type in ("th_open", "td_open"):
+            aligned_right = token.attrGet("style") == "text-align:right"
+        elif token.type == "inline":
+            cell = html.unescape(parser.renderInline(token.content))
+            rows[-1].append(cell)
+            if aligned_right:
+                right_aligned.add(len(rows[-1]) - 1)
+        elif token.type == "thead_close":
+            (headers,) = rows
+            rows = []
+    return MarkdownTable(headers, rows, {headers[index] for index in right_aligned})

@@ -22,7 +22,13 @@ from etl_tutorial.definitions import (
 )
 from etl_tutorial.sources import DATA_DIR, CsvFolder
 from etl_tutorial_tests import expected
-from etl_tutorial_tests.helpers import ALL_ASSETS, PARTITIONED, UNPARTITIONED, rewrite_csv
+from etl_tutorial_tests.helpers import (
+    ALL_ASSETS,
+    PARTITIONED,
+    UNPARTITIONED,
+    markdown_table,
+    rewrite_csv,
+)
 
 SAMPLE_REQUEST = json.loads((DATA_DIR / "sample_request" / "request.json").read_text())
 
@@ -191,7 +197,19 @@ BAD_REQUESTS = {
         {**SAMPLE_REQUEST, "start_date": "2024-07-01", "end_date": "2024-01-01"},
         "end_date 2024-01-01 is not after start_date 2024-07-01",
     ),
-    "impossible_date.json": ({**SAMPLE_REQUEST, "end_date": "2024-02-30"}, "end_date:"),
+    "impossible_date.json": (
+        {**SAMPLE_REQUEST, "end_date": "2024-02-30"},
+        "end_date: Value error, '2024-02-30' is not a day of the calendar",
+    ),
+    # Python alone reads 20240101 as a date too; README documents one format.
+    "compact_date.json": (
+        {**SAMPLE_REQUEST, "start_date": "2024-07-01", "end_date": "20240101"},
+        "end_date: Value error, '20240101' is not a date written YYYY-MM-DD",
+    ),
+    "unpadded_date.json": (
+        {**SAMPLE_REQUEST, "start_date": "2024-7-1"},
+        "start_date: Value error, '2024-7-1' is not a date written YYYY-MM-DD",
+    ),
 }
 
 
@@ -252,14 +270,21 @@ def test_adhoc_request_reports_totals_equal_to_an_independent_computation(materi
 
     (event,) = result.get_asset_materialization_events()
     metadata = event.materialization.metadata
-    table = metadata["result"].value.splitlines()
-    rows = {
-        tuple(cell.strip() for cell in line.strip("|").split("|"))
-        for line in table[2:]  # after the header and separator
-    }
+    table = markdown_table(metadata["result"].value)
     want = _independent_adhoc(csv_dir, SAMPLE_REQUEST)
     assert len(want) > 1
-    assert rows == {tuple(str(value) for value in row) for row in want}
+    assert table.headers == [
+        "department",
+        "rep_name",
+        "product_name",
+        "units_sold",
+        "total_dollar_amount",
+    ]
+    # Largest total first, as a sales manager reads it.
+    assert table.rows == [
+        [department, rep, product, str(units), f"{dollars:,.2f}"]
+        for department, rep, product, units, dollars in sorted(want, key=lambda r: (-r[4], r[1]))
+    ]
     assert metadata["dagster/row_count"].value == len(want)
 
 

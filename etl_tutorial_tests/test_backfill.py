@@ -11,10 +11,11 @@ import pytest
 
 from etl_tutorial.sources import DATA_DIR
 from etl_tutorial_tests import expected
-from etl_tutorial_tests.dagster_dev import DagsterDev, dagster_dev
 from etl_tutorial_tests.helpers import UNPARTITIONED
+from harness.dagster_dev import DagsterDev, dagster_dev
 
-pytestmark = pytest.mark.slow
+# One `dagster dev` serves every test here, so they run on one worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dagster_dev")]
 
 PARTITIONED = ["monthly_sales_performance", "product_performance"]
 SCREENSHOTS = Path(__file__).parent / "artifacts"
@@ -60,23 +61,25 @@ def test_backfill_of_all_partitions_runs_once_per_asset_and_writes_correct_total
     _no_lock_errors(server)
 
 
-def _chromium() -> str:
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Debian's Chromium. Browser tests ask for it before `server`, so that without it they
+    are skipped before a `dagster dev` is started for them."""
     path = shutil.which("chromium")
     if path is None:
         pytest.skip(
             "chromium is not on PATH: install Debian's chromium package "
-            "(.ci/run does) to run the browser test"
+            "(.ci/run does) to run the browser tests"
         )
     return path
 
 
 @contextmanager
-def _ui(server: DagsterDev, path: str, button: str):
+def _ui(chromium: str, server: DagsterDev, path: str, button: str):
     """Headless Chromium on a page of the UI, once `button` is there; yields the page and it."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
     from playwright.sync_api import sync_playwright
 
-    chromium = _chromium()
     SCREENSHOTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -120,10 +123,11 @@ def _created_backfill(page) -> str:
     return toast.inner_text().split()[-1]
 
 
-def test_backfill_launched_from_the_asset_page_succeeds(server):
+def test_backfill_launched_from_the_asset_page_succeeds(chromium, server):
     from playwright.sync_api import expect
 
-    with _ui(server, "/assets/monthly_sales_performance", "Materialize…") as (page, materialize):
+    page_path, button = "/assets/monthly_sales_performance", "Materialize…"
+    with _ui(chromium, server, page_path, button) as (page, materialize):
         materialize.click()
         dialog = page.get_by_role("dialog")
         # The dialog opens on the last 90 days; a full backfill needs every month.
@@ -153,9 +157,9 @@ def test_backfill_launched_from_the_asset_page_succeeds(server):
     _no_lock_errors(server)
 
 
-def test_materialize_all_on_the_lineage_page_succeeds(server):
+def test_materialize_all_on_the_lineage_page_succeeds(chromium, server):
     """Every asset, every partition, and adhoc_request with the sample request."""
-    with _ui(server, "/asset-groups", "Materialize all…") as (page, materialize_all):
+    with _ui(chromium, server, "/asset-groups", "Materialize all…") as (page, materialize_all):
         materialize_all.click()
         dialog = page.get_by_role("dialog")
         dialog.get_by_role("button", name="Launch backfill").click()

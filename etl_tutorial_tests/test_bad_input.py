@@ -3,16 +3,16 @@ blocking check with counts and example keys, and never the loss of the last good
 
 One case per rule that makes every sale count in exactly one month and one category."""
 
+import filecmp
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from etl_tutorial.sources import CSV_COLUMNS
+from etl_tutorial.sources import CSV_COLUMNS, DATA_DIR
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import (
     PARTITIONED,
-    TABLES,
     UNPARTITIONED,
     check_evaluation,
     materialized,
@@ -290,59 +290,89 @@ DOWNSTREAM = {
 }
 
 
-def _refused_asset(outcome) -> str:
-    if isinstance(outcome, CheckFails):
-        return outcome.asset
-    (table,) = [t for t in CSV_COLUMNS if f"{t}.csv" in outcome.fragments[0]]
-    return table
+def _changed_files(csv_dir: Path) -> list[str]:
+    """The tables whose CSV a case changed (or removed)."""
+    return [
+        table
+        for table in CSV_COLUMNS
+        if not (csv_dir / f"{table}.csv").exists()
+        or not filecmp.cmp(csv_dir / f"{table}.csv", DATA_DIR / f"{table}.csv", shallow=False)
+    ]
 
 
-@pytest.mark.parametrize("mutate, outcome", CASES.values(), ids=CASES.keys())
-def test_bad_input_is_refused_clearly_and_every_table_keeps_its_last_good_rows(
-    mutate, outcome, published, csv_dir, materialize, query
+def _reload(csv_dir: Path) -> list[str]:
+    """The ingestion assets of the files a case changed, and the join: what a user re-runs
+    after editing those files. The other tables stay as published."""
+    changed = _changed_files(csv_dir)
+    assert changed
+    return [*changed, "joined_data"]
+
+
+FAILS = {name: case for name, case in CASES.items() if isinstance(case[1], Fails)}
+CHECK_FAILS = {name: case for name, case in CASES.items() if isinstance(case[1], CheckFails)}
+
+
+@pytest.mark.parametrize("mutate, outcome", FAILS.values(), ids=FAILS.keys())
+def test_a_file_that_cannot_load_fails_naming_it_and_every_table_keeps_its_last_good_rows(
+    mutate, outcome, changed_since_published, csv_dir, materialize, database
 ):
     mutate(csv_dir)
 
-    result = materialize(UNPARTITIONED, raise_on_error=False)
+    result = materialize(_reload(csv_dir), raise_on_error=False)
 
     assert not result.success
     message = step_failure(result)
-    if isinstance(outcome, Fails):
-        for fragment in outcome.fragments:
-            assert fragment in message
-    else:
-        evaluation = check_evaluation(result, outcome.asset, outcome.check)
-        assert not evaluation.passed
-        metadata = {name: value.value for name, value in evaluation.metadata.items()}
-        assert metadata == {
-            outcome.counted: outcome.count,
-            f"example_{KEYS[outcome.asset]}s": outcome.examples,
-        }
-        # The failure names the file, the rule (and so the column) and the first keys.
-        assert SOURCES[outcome.asset] in message
-        assert f"{outcome.check}: " in message
-        assert f"first {KEYS[outcome.asset]}: {outcome.examples[0]}" in message
-    # Nothing refused was published: no materialization of the refused table or of anything
-    # built from it, and those tables, both analysis tables included, are as they were.
-    refused = DOWNSTREAM[_refused_asset(outcome)]
+    for fragment in outcome.fragments:
+        assert fragment in message
+    (table,) = [t for t in CSV_COLUMNS if f"{t}.csv" == outcome.fragments[0]]
+    _assert_nothing_refused_was_published(
+        result, DOWNSTREAM[table], changed_since_published, database, csv_dir
+    )
+
+
+@pytest.mark.parametrize("mutate, outcome", CHECK_FAILS.values(), ids=CHECK_FAILS.keys())
+def test_a_row_breaking_a_rule_fails_its_check_with_count_and_keys_and_keeps_the_last_good_rows(
+    mutate, outcome, changed_since_published, csv_dir, materialize, database
+):
+    mutate(csv_dir)
+
+    result = materialize(_reload(csv_dir), raise_on_error=False)
+
+    assert not result.success
+    evaluation = check_evaluation(result, outcome.asset, outcome.check)
+    assert not evaluation.passed
+    key = KEYS[outcome.asset]
+    assert {name: value.value for name, value in evaluation.metadata.items()} == {
+        outcome.counted: outcome.count,
+        f"example_{key}s": outcome.examples,
+    }
+    # The failure names the file, the rule (and so the column) and the first keys.
+    message = step_failure(result)
+    assert SOURCES[outcome.asset] in message
+    assert f"{outcome.check}: " in message
+    assert f"first {key}: {outcome.examples[0]}" in message
+    refused = DOWNSTREAM[outcome.asset]
+    _assert_nothing_refused_was_published(
+        result, refused, changed_since_published, database, csv_dir
+    )
+
+
+def _assert_nothing_refused_was_published(
+    result, refused, changed_since_published, database, csv_dir
+):
+    """No materialization of a refused table or of anything built from it, and those tables,
+    both analysis tables included, keep their last good rows. A changed file that passed its
+    own checks was published (a sale naming an unknown rep is refused by the join, not by
+    sales_data); every other table is as it was."""
     assert not materialized(result) & refused
-    _assert_only_accepted_files_were_published(refused, published, query, csv_dir)
-
-
-def _assert_only_accepted_files_were_published(refused, published, query, csv_dir) -> None:
-    """Tables in `refused` keep their last good rows; every other input table holds its CSV,
-    which passed its own checks (a sale naming an unknown rep is refused by the join, not by
-    sales_data)."""
-    tables = snapshot(query)
-    for table in TABLES:
-        if table in refused:
-            assert tables[table] == published[table], table
-        else:
-            assert tables[table] == sorted(expected.rows(expected.read_csv(csv_dir, table))), table
+    accepted = [table for table in _changed_files(csv_dir) if table not in refused]
+    assert changed_since_published() == accepted
+    for table in accepted:
+        assert snapshot(database)[table] == sorted(expected.rows(expected.read_csv(csv_dir, table)))
 
 
 def test_a_refused_join_stops_the_partitions_in_the_same_run(
-    published, csv_dir, materialize, query
+    changed_since_published, csv_dir, materialize, database
 ):
     _edit("sales_data.csv", _set(1, "rep_id", "R99"))(csv_dir)
 
@@ -354,7 +384,10 @@ def test_a_refused_join_stops_the_partitions_in_the_same_run(
 
     assert not result.success
     assert materialized(result) == {"products", "sales_reps", "sales_data"}
-    _assert_only_accepted_files_were_published(DOWNSTREAM["joined_data"], published, query, csv_dir)
+    refused = DOWNSTREAM["joined_data"]
+    _assert_nothing_refused_was_published(
+        result, refused, changed_since_published, database, csv_dir
+    )
 
 
 def test_join_check_catches_a_dimension_table_repeated_outside_the_pipeline(

@@ -1,11 +1,10 @@
 import os
-import subprocess
-import sys
 
 import dagster as dg
 
-from etl_tutorial.definitions import defs
+from etl_tutorial.definitions import defs, resources
 from etl_tutorial.sources import DATA_DIR, PROJECT_DIR
+from etl_tutorial_tests.expected import read_csv
 
 ASSET_GROUPS = {
     "products": "ingestion",
@@ -83,42 +82,37 @@ def test_partitioned_assets_backfill_in_a_single_run():
     monthly = graph.get(dg.AssetKey("monthly_sales_performance"))
     category = graph.get(dg.AssetKey("product_performance"))
     assert monthly.partitions_def == dg.MonthlyPartitionsDefinition(start_date="2024-01-01")
-    assert category.partitions_def.get_partition_keys() == [
-        "Electronics",
-        "Books",
-        "Home and Garden",
-        "Clothing",
-    ]
+    # The categories are stated once, as the partitions; the shipped products use each of them.
+    shipped = set(read_csv(DATA_DIR, "products")["category"])
+    assert set(category.partitions_def.get_partition_keys()) == shipped
     for node in (monthly, category):
         assert node.backfill_policy == dg.BackfillPolicy.single_run()
 
 
-def _resource_config(env: dict[str, str], cwd) -> str:
-    code = (
-        "from etl_tutorial.definitions import defs\n"
-        "print(defs.resources['duckdb'].database)\n"
-        "print(defs.resources['csv_folder'].path)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=cwd, capture_output=True, text=True, check=True
-    )
-    return result.stdout.splitlines()
-
-
-def test_database_defaults_to_the_project_data_folder_from_any_directory(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("DUCKDB_DATABASE", "SALES_CSV_DIR")}
-    database, csv_folder = _resource_config(env, cwd=tmp_path)
-    assert database == str(DATA_DIR / "mydb.duckdb")
-    assert csv_folder == str(PROJECT_DIR / "data")
-
-
-def test_database_and_csv_folder_move_with_environment_variables(tmp_path):
-    env = {
-        **os.environ,
-        "DUCKDB_DATABASE": str(tmp_path / "elsewhere.duckdb"),
-        "SALES_CSV_DIR": str(tmp_path / "csv"),
-    }
-    assert _resource_config(env, cwd=tmp_path) == [
-        str(tmp_path / "elsewhere.duckdb"),
-        str(tmp_path / "csv"),
+def _locations(resources) -> list[str]:
+    return [
+        resources["duckdb"].database,
+        resources["csv_folder"].path,
+        resources["request_folder"].path,
     ]
+
+
+def test_every_location_defaults_to_the_project_data_folder_from_any_directory(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    assert _locations(resources({})) == [
+        str(PROJECT_DIR / "data" / "mydb.duckdb"),
+        str(PROJECT_DIR / "data"),
+        str(PROJECT_DIR / "data" / "requests"),
+    ]
+
+
+def test_every_location_moves_with_its_environment_variable(tmp_path):
+    moved = [str(tmp_path / "elsewhere.duckdb"), str(tmp_path / "csv"), str(tmp_path / "requests")]
+    settings = ("DUCKDB_DATABASE", "SALES_CSV_DIR", "ADHOC_REQUEST_DIR")
+    assert _locations(resources(dict(zip(settings, moved, strict=True)))) == moved
+
+
+def test_the_definitions_use_the_locations_of_the_environment():
+    assert _locations(defs.resources) == _locations(resources(os.environ))

@@ -1,6 +1,7 @@
 """Hostile values, a process killed mid-write, and writers racing for the DuckDB file."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,59 +18,50 @@ from dagster_duckdb import DuckDBResource
 
 from etl_tutorial import queries
 from etl_tutorial.definitions import PRODUCT_CHECKS
-from etl_tutorial.sources import CsvFolder, load_csv
+from etl_tutorial.sources import DATA_DIR, CsvFolder, load_csv
 from etl_tutorial.tables import rewrite_partitions, table_metadata
-from etl_tutorial_tests.helpers import snapshot
+from etl_tutorial_tests import expected
+from etl_tutorial_tests.helpers import rewrite_csv, snapshot
 
 HOSTILE = "x'; drop table sales_data; --"
 
 
 @pytest.mark.parametrize(
-    "partition",
+    "partition, refusal, message",
     [
-        {"partition_key": HOSTILE},
-        {"partition_range": (HOSTILE, "2024-03-01")},
-        {"partition_range": ("2024-01-01", HOSTILE)},
+        ({"partition_key": HOSTILE}, dg.DagsterUnknownPartitionError, "Could not find a partition"),
+        ({"partition_range": (HOSTILE, "2024-03-01")}, ValueError, "does not match format"),
+        ({"partition_range": ("2024-01-01", HOSTILE)}, ValueError, "does not match format"),
     ],
+    ids=["key", "range start", "range end"],
 )
-def test_partition_definitions_reject_hostile_keys(partition, published, materialize, query):
-    # Unknown keys are refused before any asset code runs (a range's ends must parse as dates).
-    with pytest.raises((dg.DagsterError, ValueError)):
+def test_partition_definitions_reject_hostile_keys(
+    partition, refusal, message, changed_since_published, materialize
+):
+    # Unknown keys are refused before any asset code runs; a range's ends must parse as dates.
+    with pytest.raises(refusal, match=message):
         materialize(["monthly_sales_performance"], **partition)
-    assert snapshot(query) == published
+    assert changed_since_published() == []
 
 
 def test_sql_layer_binds_hostile_values_without_relying_on_the_partition_definitions(
-    published, database, query
+    changed_since_published, database
 ):
     """The helpers the assets call, handed hostile values directly."""
     with duckdb.connect(str(database)) as conn:
         events = list(
             rewrite_partitions(
-                conn,
-                table="product_performance",
-                create=queries.CREATE_PRODUCT_PERFORMANCE,
-                where=queries.CATEGORY_PARTITION_FILTER,
-                insert=queries.INSERT_PRODUCT_PERFORMANCE,
-                reconcile=queries.CATEGORY_TOTALS_MISMATCH,
-                params={"categories": [HOSTILE]},
-                order_by="product_category",
-                metadata={},
+                conn, queries.PRODUCT_PERFORMANCE, params={"categories": [HOSTILE]}, metadata={}
             )
         )
         assert events[-1].metadata["dagster/row_count"] == 0
         # A month bound as text where a date belongs fails in the transaction, deleting nothing.
-        with pytest.raises(duckdb.Error):
+        with pytest.raises(duckdb.BinderException):
             list(
                 rewrite_partitions(
                     conn,
-                    table="monthly_sales_performance",
-                    create=queries.CREATE_MONTHLY_SALES_PERFORMANCE,
-                    where=queries.MONTHLY_PARTITION_FILTER,
-                    insert=queries.INSERT_MONTHLY_SALES_PERFORMANCE,
-                    reconcile=queries.MONTHLY_TOTALS_MISMATCH,
+                    queries.MONTHLY_SALES_PERFORMANCE,
                     params={"start": date(2024, 1, 1), "end": HOSTILE},
-                    order_by="partition_date",
                     metadata={},
                 )
             )
@@ -77,14 +69,16 @@ def test_sql_layer_binds_hostile_values_without_relying_on_the_partition_definit
             conn, "products", where="product_name = ?", params=[HOSTILE], order_by="product_id"
         )
     assert metadata["dagster/row_count"] == 0
-    assert snapshot(query) == published
+    assert changed_since_published() == []
 
 
 def test_csv_folder_with_quotes_and_semicolons_in_its_name_loads_as_data(
-    published, csv_dir, tmp_path, database, query
+    changed_since_published, csv_dir, tmp_path, database
 ):
     hostile_dir = tmp_path / HOSTILE
     csv_dir.rename(hostile_dir)
+    # A product renamed in the file, so the table shows that this load read it.
+    rewrite_csv(hostile_dir / "products.csv", lambda rows: rows[1].__setitem__(1, HOSTILE))
 
     events = list(
         load_csv(
@@ -95,8 +89,11 @@ def test_csv_folder_with_quotes_and_semicolons_in_its_name_loads_as_data(
         )
     )
 
-    assert events[-1].metadata["dagster/row_count"] == len(published["products"])
-    assert snapshot(query) == published
+    products = sorted(expected.rows(expected.read_csv(hostile_dir, "products")))
+    assert (HOSTILE,) in {(name,) for _, name, _, _ in products}
+    assert events[-1].metadata["dagster/row_count"] == len(products)
+    assert changed_since_published() == ["products"]
+    assert snapshot(database)["products"] == products
 
 
 def _child(code: str, *args: str, **popen) -> subprocess.Popen:
@@ -106,15 +103,18 @@ def _child(code: str, *args: str, **popen) -> subprocess.Popen:
 
 
 MATERIALIZE = """
-    import sys, time, warnings
+    import sys, warnings
     import dagster as dg
     from dagster_duckdb import DuckDBResource
     from etl_tutorial.definitions import defs
     from etl_tutorial.sources import CsvFolder
 
     warnings.simplefilter("ignore")
-    database, csv_dir, asset, partition, start_at = sys.argv[1:]
-    time.sleep(max(0.0, float(start_at) - time.time()))
+    database, csv_dir, asset, partition, wait = sys.argv[1:]
+    if wait == "wait":
+        # Imports done: say so, and start only when the test says go, with the others.
+        print("ready", flush=True)
+        sys.stdin.readline()
     result = dg.materialize(
         list(defs.assets),
         selection=[asset],
@@ -131,30 +131,35 @@ MATERIALIZE = """
 
 
 def test_killing_a_materialization_mid_write_keeps_the_previous_tables(
-    published, csv_dir, database, query, materialize
+    changed_since_published, csv_dir, database, query, materialize
 ):
-    # About four million sales: loading them takes long enough to be killed in the middle.
-    big_csv = csv_dir / "sales_data.csv"
-    # Each copy of the shipped sales gets order_ids of its own, so every key stays unique.
-    repeated = (
-        "select s.* replace (s.order_id::bigint * 1000 + copy.range as order_id) "
-        "from read_csv(?, all_varchar = true) as s, range(1000) as copy"
-    )
-    with duckdb.connect() as conn:
-        # COPY takes no parameter for its target; this is the test's own tmp path.
-        conn.execute(f"copy ({repeated}) to '{csv_dir / 'big.csv'}' (header)", [str(big_csv)])
-    (csv_dir / "big.csv").replace(big_csv)
-
+    # The child imports Dagster while the big file is written.
     child = _child(
         MATERIALIZE,
         str(database),
         str(csv_dir),
         "sales_data",
         "",
-        "0",
+        "wait",
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+    # About two million sales: loading them takes long enough to be killed in the middle.
+    big_csv = csv_dir / "sales_data.csv"
+    # Each copy of the shipped sales gets order_ids of its own, so every key stays unique.
+    repeated = (
+        "select s.* replace (s.order_id::bigint * 1000 + copy.range as order_id) "
+        "from read_csv(?, all_varchar = true) as s, range(500) as copy"
+    )
+    with duckdb.connect() as conn:
+        # COPY takes no parameter for its target; this is the test's own tmp path.
+        conn.execute(f"copy ({repeated}) to '{csv_dir / 'big.csv'}' (header)", [str(big_csv)])
+    (csv_dir / "big.csv").replace(big_csv)
+    assert child.stdout.readline().strip() == "ready"
+    child.stdin.write("go\n")
+    child.stdin.flush()
+
     for line in child.stderr:
         if 'Started execution of step "sales_data"' in line:
             break
@@ -163,18 +168,21 @@ def test_killing_a_materialization_mid_write_keeps_the_previous_tables(
     assert child.wait(timeout=30) == -signal.SIGKILL
     assert "STEP_SUCCESS" not in child.stderr.read(), "the load finished before the kill"
 
-    assert snapshot(query) == published
+    assert changed_since_published() == []
+    # The file is still good for writing: the next load replaces the table.
+    shutil.copy(DATA_DIR / "sales_data.csv", big_csv)
     materialize(["sales_data"])
-    assert query("select count(*) from sales_data") == [(4_000_000,)]
+    assert query("select * from sales_data order by order_id") == expected.rows(
+        expected.read_csv(DATA_DIR, "sales_data")
+    )
 
 
 def test_concurrent_writers_outside_the_pool_never_lose_or_duplicate_a_partition(
     published, csv_dir, database, query
 ):
-    months = [f"2024-{month:02d}-01" for month in range(1, 7)]
+    months = ["2024-01-01", "2024-02-01", "2024-03-01"]
     # Change every sale, so a month shows whether its own writer committed.
     query("update joined_data set dollar_amount = dollar_amount + 1")
-    start_at = str(time.time() + 8)  # past every child's imports, so they collide
     children = {
         month: _child(
             MATERIALIZE,
@@ -182,12 +190,19 @@ def test_concurrent_writers_outside_the_pool_never_lose_or_duplicate_a_partition
             str(csv_dir),
             "monthly_sales_performance",
             month,
-            start_at,
+            "wait",
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
         for month in months
     }
+    # Every writer has imported everything before any starts, so their writes collide.
+    for child in children.values():
+        assert child.stdout.readline().strip() == "ready"
+    for child in children.values():
+        child.stdin.write("go\n")
+        child.stdin.flush()
     outcomes = {
         month: child.communicate(timeout=300)[0].strip() for month, child in children.items()
     }
