@@ -40,5 +40,5 @@ $(STAMP): $(LOCK) pyproject.toml
 # every platform and Python the project supports.
 lock: $(STAMP)
 	python -m pip install --quiet 'uv>=0.9'
-	printf 'setuptools>=68\n' | uv pip compile pyproject.toml - --extra dev --universal \
+	printf 'setuptools>=68\n' | uv pip compile pyproject.toml - --extra dev --extra deploy --universal \
 		--python-version 3.10 --generate-hashes --quiet --output-file $(LOCK)

@@ -45,6 +45,14 @@ def changed_tables(database: Path, before: Path) -> list[str]:
         ]
 
 
+def distinct_rows(database: Path | str, table: str) -> set[tuple]:
+    """The rows of `table`, after checking that none is there twice."""
+    with duckdb.connect(str(database), read_only=True) as conn:
+        rows = conn.execute(f"select * from {table}").fetchall()  # noqa: S608
+    assert len(rows) == len(set(rows)), f"{table} has duplicate rows"
+    return set(rows)
+
+
 def snapshot(database: Path) -> dict[str, list]:
     """Every published table, row for row, read in one read-only connection."""
     with duckdb.connect(str(database), read_only=True) as conn:
@@ -94,8 +102,10 @@ class MarkdownTable:
 
 def markdown_table(text: str) -> MarkdownTable:
     """Parses `text`, which must be exactly one markdown table, with markdown-it-py (an engine
-    independent of the tabulate that wrote it); each cell is its text as rendered."""
-    parser = MarkdownIt("commonmark").enable("table")
+    independent of the tabulate that wrote it); each cell is its text as rendered, which must
+    be plain text."""
+    # GitHub's flavour, as the UI renders it: raw HTML and strikethrough are markup too.
+    parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
     tokens = parser.parse(text)
     assert tokens[0].type == "table_open" and tokens[-1].type == "table_close", text
     rows, right_aligned, headers = [], set(), None
@@ -105,8 +115,10 @@ def markdown_table(text: str) -> MarkdownTable:
         elif token.type in ("th_open", "td_open"):
             aligned_right = token.attrGet("style") == "text-align:right"
         elif token.type == "inline":
-            cell = html.unescape(parser.renderInline(token.content))
-            rows[-1].append(cell)
+            rendered = parser.renderInline(token.content)
+            # A cell must render as plain text: no emphasis, link, code or HTML of its own.
+            assert "<" not in rendered, f"{token.content!r} renders as markup: {rendered}"
+            rows[-1].append(html.unescape(rendered))
             if aligned_right:
                 right_aligned.add(len(rows[-1]) - 1)
         elif token.type == "thead_close":

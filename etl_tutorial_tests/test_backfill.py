@@ -6,12 +6,11 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from etl_tutorial.sources import DATA_DIR
 from etl_tutorial_tests import expected
-from etl_tutorial_tests.helpers import UNPARTITIONED
+from etl_tutorial_tests.helpers import UNPARTITIONED, distinct_rows
 from harness.dagster_dev import DagsterDev, dagster_dev
 
 # One `dagster dev` serves every test here, so they run on one worker.
@@ -34,10 +33,7 @@ def server(tmp_path_factory) -> DagsterDev:
 
 
 def _rows(server: DagsterDev, table: str) -> set[tuple]:
-    with duckdb.connect(server.env["DUCKDB_DATABASE"], read_only=True) as conn:
-        rows = conn.execute(f"select * from {table}").fetchall()  # noqa: S608
-    assert len(rows) == len(set(rows)), f"{table} has duplicate rows"
-    return set(rows)
+    return distinct_rows(server.env["DUCKDB_DATABASE"], table)
 
 
 def _no_lock_errors(server: DagsterDev) -> None:

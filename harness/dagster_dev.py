@@ -84,10 +84,14 @@ def free_port() -> int:
 
 @dataclass
 class DagsterDev:
+    """A running Dagster webserver, driven through its GraphQL endpoint; `process` is the one
+    whose early exit means the server is gone, `workspace` the file its code is loaded from."""
+
     url: str
     env: dict[str, str]
     log: Path
     process: subprocess.Popen
+    workspace: Path = PROJECT_DIR / "workspace.yaml"
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
@@ -116,7 +120,7 @@ class DagsterDev:
     def stop_sensor(self, name: str) -> None:
         """Turns a sensor off in this instance, as its toggle on the Automation page does."""
         subprocess.run(
-            [BIN / "dagster", "sensor", "stop", name, "-w", "workspace.yaml"],
+            [BIN / "dagster", "sensor", "stop", name, "-w", str(self.workspace)],
             env=self.env,
             cwd=PROJECT_DIR,
             check=True,
@@ -169,14 +173,18 @@ class DagsterDev:
             time.sleep(0.5)
         raise TimeoutError(f"run {run_id} still running after {timeout:.0f} s")
 
+    def backfill(self, backfill_id: str) -> dict:
+        """The backfill's status and its runs' ids and statuses."""
+        backfill = self.graphql(BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
+        if backfill["__typename"] != "PartitionBackfill":
+            raise RuntimeError(f"backfill {backfill_id}: {backfill}")
+        return backfill
+
     def wait_for_backfill(self, backfill_id: str, timeout: float) -> dict:
         """Polls until the backfill ends; returns its status and runs."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            backfill = self.graphql(BACKFILL_STATUS, {"id": backfill_id})
-            backfill = backfill["partitionBackfillOrError"]
-            if backfill["__typename"] != "PartitionBackfill":
-                raise RuntimeError(f"backfill {backfill_id}: {backfill}")
+            backfill = self.backfill(backfill_id)
             if backfill["status"] in FINISHED_BACKFILL and all(
                 run["status"] in {"SUCCESS", "FAILURE", "CANCELED"} for run in backfill["runs"]
             ):
@@ -188,7 +196,9 @@ class DagsterDev:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"dagster dev exited early:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"{self.process.args} exited early:\n{self.log.read_text()[-3000:]}"
+                )
             try:
                 entries = self.graphql(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
             except (urllib.error.URLError, ConnectionError, RuntimeError):
@@ -199,7 +209,9 @@ class DagsterDev:
                     raise RuntimeError(f"code location failed to load: {errors}")
                 return
             time.sleep(0.5)
-        raise TimeoutError(f"dagster dev not ready after {timeout:.0f} s")
+        raise TimeoutError(
+            f"{self.url} not ready after {timeout:.0f} s:\n{self.log.read_text()[-3000:]}"
+        )
 
 
 @contextmanager
@@ -242,10 +254,11 @@ def dagster_dev(
         server._wait_until_loaded(timeout)
         yield server
     finally:
-        _stop(process)
+        stop(process)
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen) -> None:
+    """Stops `process` and everything in its process group: SIGTERM, then SIGKILL."""
     try:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)

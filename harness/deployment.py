@@ -1,0 +1,117 @@
+"""The code location deployed as README's "Deploying" section does it: a gRPC code server, the
+webserver and the daemon as three separate processes sharing deploy/dagster.yaml, whose
+storage is a PostgreSQL server."""
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from etl_tutorial.sources import PROJECT_DIR
+from harness.dagster_dev import BIN, DagsterDev, free_port, stop
+from harness.postgres import Postgres
+
+DEPLOY = PROJECT_DIR / "deploy"
+
+
+@dataclass
+class Deployment(DagsterDev):
+    home: Path = DEPLOY
+    daemon: subprocess.Popen | None = None
+
+    def start_daemon(self) -> None:
+        self.daemon = _start(
+            [BIN / "dagster-daemon", "run", "-w", self.workspace],
+            self.env,
+            self.home / "daemon.log",
+        )
+
+    def kill_daemon(self) -> None:
+        """SIGKILL to the daemon and anything it started, as when its machine goes away."""
+        os.killpg(self.daemon.pid, signal.SIGKILL)
+        self.daemon.wait(timeout=30)
+
+
+def _start(command: list, env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("a") as log_file:
+        return subprocess.Popen(
+            [str(part) for part in command],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            # Its own process group, so that stopping it stops whatever it started.
+            start_new_session=True,
+        )
+
+
+def _wait_for_code_server(
+    process: subprocess.Popen, port: int, env: dict[str, str], log: Path, timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the code server exited early:\n{log.read_text()[-3000:]}")
+        check = subprocess.run(
+            [BIN / "dagster", "api", "grpc-health-check", "-h", "127.0.0.1", "-p", str(port)],
+            env=env,
+            capture_output=True,
+        )
+        if check.returncode == 0:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"the code server is not serving after {timeout:.0f} s")
+
+
+@contextmanager
+def deployment(
+    home: Path, postgres: Postgres, database: Path, csv_dir: Path, *, timeout: float = 180
+) -> Iterator[Deployment]:
+    """The three processes, each in its own process group, all stopped at the end."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(DEPLOY / "dagster.yaml", home / "dagster.yaml")
+    code_port, web_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        **postgres.dagster_env(),
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_CODE_SERVER_HOST": "127.0.0.1",
+        "DAGSTER_CODE_SERVER_PORT": str(code_port),
+        "DUCKDB_DATABASE": str(database),
+        "SALES_CSV_DIR": str(csv_dir),
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    workspace = DEPLOY / "workspace.yaml"
+    with ExitStack() as stack:
+        code_server = _start(
+            [BIN / "dagster", "code-server", "start", "-h", "127.0.0.1", "-p", code_port]
+            + ["-m", "etl_tutorial.definitions"],
+            env,
+            home / "code_server.log",
+        )
+        stack.callback(stop, code_server)
+        # The webserver and daemon load the code location once, when they start.
+        _wait_for_code_server(code_server, code_port, env, home / "code_server.log", timeout)
+        webserver = _start(
+            [BIN / "dagster-webserver", "-h", "127.0.0.1", "-p", web_port, "-w", workspace],
+            env,
+            home / "webserver.log",
+        )
+        stack.callback(stop, webserver)
+        server = Deployment(
+            url=f"http://127.0.0.1:{web_port}",
+            env=env,
+            log=home / "webserver.log",
+            process=webserver,
+            workspace=workspace,
+            home=home,
+        )
+        server.start_daemon()
+        stack.callback(lambda: stop(server.daemon))
+        server._wait_until_loaded(timeout)
+        yield server
