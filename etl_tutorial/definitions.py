@@ -122,7 +122,6 @@ SALES_CHECKS = [
     ),
 ]
 
-
 sales_data = csv_table("sales_data", SALES_CHECKS, "Sales from sales_data.csv: one row per order.")
 
 
