@@ -1,15 +1,20 @@
-"""Ad hoc report requests: their config, the folder they are dropped into, and how the sensor
-turns new or changed request files into run requests."""
+"""Ad hoc report requests: their config, the folder they are dropped into, how the sensor
+turns new or changed request files into run requests, and what a report says it answers."""
 
+import difflib
 import json
 import re
+import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from pydantic import ConfigDict, ValidationError, field_validator, model_validator
 
+from etl_tutorial import queries
 from etl_tutorial.sources import DATA_DIR
 
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -54,6 +59,71 @@ class AdhocRequestConfig(dg.Config):
         """The values for queries.ADHOC_REQUEST's placeholders, in order."""
         return [self.department, self.product, *self.dates()]
 
+    def summary(self, row_count: int) -> str:
+        """The report in one sentence, plain about a report without sales."""
+        reps = f"{row_count} rep{'' if row_count == 1 else 's'}" if row_count else "No rep"
+        return (
+            f"{reps} of {self.department} sold {self.product} "
+            f"from {self.start_date} up to {self.end_date} (end date excluded)."
+        )
+
+
+# The run tags of a request file's run: adhoc/file, adhoc/department, adhoc/product,
+# adhoc/start_date and adhoc/end_date, so runs can be found and filtered by what they answer.
+TAG_PREFIX = "adhoc/"
+FILE_TAG = f"{TAG_PREFIX}file"
+# Dagster's rule for a tag value (dagster/_utils/tags.py): at most 63 of these characters.
+TAG_VALUE_MAX = 63
+NOT_IN_TAG_VALUE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def tag_value(text: str) -> str:
+    """`text` as a valid tag value: accents dropped, each run of other characters written '_',
+    and, past 63 characters, cut and ended with '...'. The run's config keeps the exact text."""
+    unaccented = "".join(
+        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+    )
+    value = NOT_IN_TAG_VALUE.sub("_", unaccented)
+    return value if len(value) <= TAG_VALUE_MAX else value[: TAG_VALUE_MAX - 3] + "..."
+
+
+def request_tags(config: AdhocRequestConfig, file_name: str) -> dict[str, str]:
+    """The tags of the run a request file asks for."""
+    fields = {"file": file_name, **config.model_dump()}
+    return {f"{TAG_PREFIX}{field}": tag_value(value) for field, value in fields.items()}
+
+
+def request_metadata(config: AdhocRequestConfig, run_tags: Mapping[str, str]) -> dict[str, str]:
+    """The request a report answers, and its file when the run came from one (a run launched
+    from the UI has none)."""
+    request_file = {"request_file": run_tags[FILE_TAG]} if FILE_TAG in run_tags else {}
+    return {**config.model_dump(), **request_file}
+
+
+def require_known_names(conn: duckdb.DuckDBPyConnection, config: AdhocRequestConfig) -> None:
+    """Fails the run if the department or product is not in joined_data, naming the nearest
+    names it has. The request's values never enter the SQL: the names are read whole."""
+    departments, products = conn.execute(queries.ADHOC_REQUEST_NAMES).fetchone()
+    unknown = [
+        f"The {field} {value!r} is not in joined_data (nearest: {_nearest(value, names)})."
+        for field, value, names in [
+            ("department", config.department, departments or []),
+            ("product", config.product, products or []),
+        ]
+        if value not in names
+    ]
+    if unknown:
+        raise dg.Failure(
+            description=" ".join(unknown),
+            metadata={"department": config.department, "product": config.product},
+            allow_retries=False,
+        )
+
+
+def _nearest(value: str, names: list[str]) -> str:
+    nearest = difflib.get_close_matches(value, names, n=3, cutoff=0)
+    return ", ".join(repr(name) for name in nearest) or "none, it is empty"
+
 
 class RequestFolder(dg.ConfigurableResource):
     """The folder the ad hoc request sensor watches for *.json files."""
@@ -64,7 +134,8 @@ class RequestFolder(dg.ConfigurableResource):
 @dataclass
 class RequestScan:
     run_requests: list[dg.RunRequest]
-    problems: dict[str, str]  # file name -> what is wrong with it
+    skipped: list[str]  # one line per file that cannot be used, naming it and what is wrong
+    skip_reason: str | None  # what the tick shows when it requests no run
     cursor: str
 
 
@@ -72,8 +143,10 @@ def scan_requests(folder: Path, cursor: str | None) -> RequestScan:
     """One run request per request file that is new or changed since `cursor`.
 
     The cursor maps file names to modification times. A file that cannot be used is reported
-    in `problems` and remembered like the others, so it is reported once, and again only
-    after it changes.
+    in `skipped` and as the tick's skip reason, then remembered like the others, so it is
+    reported once, and again only after it changes. A tick shows either the runs it requested
+    or a skip reason, never both (dg.SensorResult refuses both), so a tick with runs leaves
+    such files out of its cursor: the next tick finds them again and reports them.
     """
     seen: dict[str, float] = json.loads(cursor) if cursor else {}
     current: dict[str, float] = {}
@@ -92,10 +165,16 @@ def scan_requests(folder: Path, cursor: str | None) -> RequestScan:
             dg.RunRequest(
                 run_key=f"{path.name}:{modified}",
                 run_config=dg.RunConfig({"adhoc_request": config}),
-                tags={"adhoc_request_file": path.name},
+                tags=request_tags(config, path.name),
             )
         )
-    return RequestScan(run_requests, problems, json.dumps(current, sort_keys=True))
+    if run_requests:
+        for name in problems:
+            del current[name]
+        return RequestScan(run_requests, [], None, json.dumps(current, sort_keys=True))
+    skipped = [f"Skipping request file {name}: {problem}" for name, problem in problems.items()]
+    skip_reason = "\n".join(skipped) or f"No new or changed request file in {folder}"
+    return RequestScan([], skipped, skip_reason, json.dumps(current, sort_keys=True))
 
 
 def _read_object(path: Path) -> dict:

@@ -1,6 +1,7 @@
 """Dagster's ETL tutorial: sales CSVs into DuckDB, joined, checked, and analysed by month and
 by product category."""
 
+import inspect
 import os
 import warnings
 from collections.abc import Mapping
@@ -9,9 +10,16 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from etl_tutorial import audits, queries
-from etl_tutorial.adhoc import AdhocRequestConfig, RequestFolder, scan_requests
-from etl_tutorial.sources import DATA_DIR, CsvFolder, load_csv
+from etl_tutorial import audits, overview, queries
+from etl_tutorial.adhoc import (
+    AdhocRequestConfig,
+    RequestFolder,
+    request_metadata,
+    require_known_names,
+    scan_requests,
+)
+from etl_tutorial.overview import ChartFolder
+from etl_tutorial.sources import DATA_DIR, CsvFolder, load_csv, observe_csv
 from etl_tutorial.tables import (
     connect,
     publish,
@@ -25,9 +33,18 @@ from etl_tutorial.tables import (
 # retrying on the file lock.
 DUCKDB_POOL = "duckdb"
 
-# BackfillPolicy is marked beta in Dagster 1.13; single-run backfills are a deliberate choice
-# here, so that one warning (and no other) is not repeated on every import.
-warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning)
+# Dagster 1.13 marks these as beta: single-run backfills, observable sources and links to the
+# source code are deliberate choices here, so their warnings (and no other) are not repeated
+# on every import.
+for beta in (
+    "Parameter `backfill_policy`",
+    "Function `observable_source_asset`",
+    "Function `with_source_code_references`",
+    "Class `LocalFileCodeReference`",
+    "Class `CodeReferencesMetadataValue`",
+    "Parameter `include_sources`",
+):
+    warnings.filterwarnings("ignore", message=beta, category=dg.BetaWarning)
 
 
 # Every table that people and later assets read is written, audited, then published: its new
@@ -37,22 +54,70 @@ warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", categor
 # The rules that decide where a sale lands come from the partitions definitions themselves,
 # so every sale counts in exactly one month and one category, or the load is refused.
 
+
+# Every table asset names its table (schema main of the DuckDB file), which the UI shows with
+# the asset's definition.
+def stored_as(table: str) -> dict[str, str]:
+    return {"dagster/table_name": f"main.{table}"}
+
+
 # Ingestion
+
+# The CSVs themselves are in the asset graph as observable sources. Each is observed every
+# minute; its data version is a hash of its content, so a changed file, and only a changed
+# file, makes its table and everything downstream of it load again.
+OBSERVE_EVERY_MINUTE = dg.AutomationCondition.cron_tick_passed("* * * * *")
+
+# A table refreshes as soon as anything upstream has new data, once every blocking check
+# upstream has passed.
+UPSTREAM_CHANGED = (
+    dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+)
+
+
+def csv_file(table: str) -> dg.SourceAsset:
+    """The CSV `table` is loaded from, as the source asset `<table>_csv`."""
+
+    def observe(csv_folder: CsvFolder) -> dg.ObserveResult:
+        return observe_csv(csv_folder.csv_for(table))
+
+    return dg.observable_source_asset(
+        name=f"{table}_csv",
+        description=f"{table}.csv in the CSV folder, observed every minute.",
+        group_name="ingestion",
+        automation_condition=OBSERVE_EVERY_MINUTE,
+        # with_source_code_references (below) links only assets that Dagster materializes.
+        metadata={
+            "dagster/code_references": dg.CodeReferencesMetadataValue(
+                code_references=[
+                    dg.LocalFileCodeReference(
+                        file_path=__file__, line_number=inspect.getsourcelines(observe)[1]
+                    )
+                ]
+            )
+        },
+    )(observe)
+
 
 # The three ingestion assets differ only in their CSV and their checks, so one function
 # declares each of them.
 
 
-def csv_table(table: str, checks: list[audits.Audit], description: str) -> dg.AssetsDefinition:
+def csv_table(
+    table: str, csv: dg.SourceAsset, checks: list[audits.Audit], description: str
+) -> dg.AssetsDefinition:
     """The asset `table`: its CSV loaded, audited by `checks`, then published."""
 
     @dg.asset(
         name=table,
+        deps=[csv],
         description=description,
+        metadata=stored_as(table),
         kinds={"duckdb"},
         group_name="ingestion",
         pool=DUCKDB_POOL,
         check_specs=audits.specs(table, checks),
+        automation_condition=UPSTREAM_CHANGED,
     )
     def load(duckdb: DuckDBResource, csv_folder: CsvFolder):
         yield from load_csv(table, duckdb, csv_folder, checks)
@@ -77,8 +142,12 @@ PRODUCT_CHECKS = [
     ),
 ]
 
+products_csv = csv_file("products")
 products = csv_table(
-    "products", PRODUCT_CHECKS, "Product catalogue from products.csv: one row per product."
+    "products",
+    products_csv,
+    PRODUCT_CHECKS,
+    "Product catalogue from products.csv: one row per product.",
 )
 
 
@@ -87,8 +156,12 @@ SALES_REP_CHECKS = [
     audits.unique("rep_id", source="sales_reps.csv"),
 ]
 
+sales_reps_csv = csv_file("sales_reps")
 sales_reps = csv_table(
-    "sales_reps", SALES_REP_CHECKS, "Sales reps from sales_reps.csv: one row per rep."
+    "sales_reps",
+    sales_reps_csv,
+    SALES_REP_CHECKS,
+    "Sales reps from sales_reps.csv: one row per rep.",
 )
 
 
@@ -122,7 +195,10 @@ SALES_CHECKS = [
     ),
 ]
 
-sales_data = csv_table("sales_data", SALES_CHECKS, "Sales from sales_data.csv: one row per order.")
+sales_data_csv = csv_file("sales_data")
+sales_data = csv_table(
+    "sales_data", sales_data_csv, SALES_CHECKS, "Sales from sales_data.csv: one row per order."
+)
 
 
 # The join and its checks
@@ -144,6 +220,8 @@ JOINED_DATA_CHECKS = [
     group_name="joins",
     pool=DUCKDB_POOL,
     check_specs=audits.specs("joined_data", JOINED_DATA_CHECKS),
+    automation_condition=UPSTREAM_CHANGED,
+    metadata=stored_as("joined_data"),
 )
 def joined_data(duckdb: DuckDBResource):
     """Sales left-joined to their rep and product: one row per order."""
@@ -161,18 +239,15 @@ def joined_data(duckdb: DuckDBResource):
 
 # Analysis by month
 
-# New upstream data brings the latest partitions up to date without a manual backfill, but
-# only once every blocking check upstream has passed.
-AUTOMATION = (
-    dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+# New joined_data rewrites every partition, not only the latest month as eager() alone
+# would: a changed sale can be in any month. The automation sensor turns a request for many
+# partitions into a backfill, which the single-run policy makes one run per asset.
+EVERY_PARTITION_UPSTREAM_CHANGED = (
+    dg.AutomationCondition.eager()
+    .without(dg.AutomationCondition.in_latest_time_window())
+    .with_label("eager, every partition")
+    & dg.AutomationCondition.all_deps_blocking_checks_passed()
 )
-
-
-def partition_range_metadata(context: dg.AssetExecutionContext) -> dict[str, str]:
-    """A backfill run writes many partitions at once and Dagster attaches the same metadata to
-    each of them, so say which range the row count and preview cover."""
-    key_range = context.partition_key_range
-    return {"partition_range": f"{key_range.start} to {key_range.end}"}
 
 
 # What both partitioned analysis assets share. A backfill of any number of partitions is
@@ -180,7 +255,7 @@ def partition_range_metadata(context: dg.AssetExecutionContext) -> dict[str, str
 PARTITIONED_ANALYSIS = {
     "deps": [joined_data],
     "backfill_policy": dg.BackfillPolicy.single_run(),
-    "automation_condition": AUTOMATION,
+    "automation_condition": EVERY_PARTITION_UPSTREAM_CHANGED,
     "kinds": {"duckdb"},
     "group_name": "analysis",
     "pool": DUCKDB_POOL,
@@ -190,6 +265,7 @@ PARTITIONED_ANALYSIS = {
 @dg.asset(
     partitions_def=monthly_partition,
     check_specs=[totals_check("monthly_sales_performance")],
+    metadata=stored_as("monthly_sales_performance"),
     **PARTITIONED_ANALYSIS,
 )
 def monthly_sales_performance(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
@@ -199,8 +275,8 @@ def monthly_sales_performance(context: dg.AssetExecutionContext, duckdb: DuckDBR
         yield from rewrite_partitions(
             conn,
             queries.MONTHLY_SALES_PERFORMANCE,
+            keys=context.partition_keys,
             params={"start": window.start.date(), "end": window.end.date()},
-            metadata=partition_range_metadata(context),
         )
 
 
@@ -210,6 +286,7 @@ def monthly_sales_performance(context: dg.AssetExecutionContext, duckdb: DuckDBR
 @dg.asset(
     partitions_def=product_category_partition,
     check_specs=[totals_check("product_performance")],
+    metadata=stored_as("product_performance"),
     **PARTITIONED_ANALYSIS,
 )
 def product_performance(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
@@ -218,22 +295,49 @@ def product_performance(context: dg.AssetExecutionContext, duckdb: DuckDBResourc
         yield from rewrite_partitions(
             conn,
             queries.PRODUCT_PERFORMANCE,
+            keys=context.partition_keys,
             params={"categories": context.partition_keys},
-            metadata=partition_range_metadata(context),
         )
+
+
+# The sales overview: what a sales manager looks at first
+
+
+@dg.asset(
+    deps=[monthly_sales_performance, product_performance],
+    kinds={"duckdb", "matplotlib"},
+    group_name="analysis",
+    pool=DUCKDB_POOL,
+    automation_condition=UPSTREAM_CHANGED,
+)
+def sales_overview(duckdb: DuckDBResource, chart_folder: ChartFolder) -> dg.MaterializeResult:
+    """Revenue per month and per product of each category, as charts and their numbers."""
+    with connect(duckdb) as conn:
+        return overview.sales_overview(conn, chart_folder)
 
 
 # Ad hoc requests: a JSON file dropped into data/requests/ becomes one report run.
 
 
 @dg.asset(deps=[joined_data], kinds={"duckdb"}, group_name="analysis", pool=DUCKDB_POOL)
-def adhoc_request(config: AdhocRequestConfig, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def adhoc_request(
+    context: dg.AssetExecutionContext, config: AdhocRequestConfig, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
     """Sales from joined_data for one request: one row per rep of a department, for a product."""
     with connect(duckdb) as conn:
+        # A misspelt name fails here; a known one without sales in the dates reports 0 rows.
+        require_known_names(conn, config)
         row_count, result = rows_as_markdown(
             conn.execute(queries.ADHOC_REQUEST, config.parameters())
         )
-    return dg.MaterializeResult(metadata={"dagster/row_count": row_count, "result": result})
+    return dg.MaterializeResult(
+        metadata={
+            **request_metadata(config, context.run.tags),
+            "summary": config.summary(row_count),
+            "dagster/row_count": row_count,
+            "result": result,
+        }
+    )
 
 
 adhoc_request_job = dg.define_asset_job("adhoc_request_job", selection=[adhoc_request])
@@ -245,9 +349,12 @@ def adhoc_request_sensor(
 ) -> dg.SensorResult:
     """One run of adhoc_request_job per new or changed data/requests/*.json file."""
     scan = scan_requests(Path(request_folder.path), context.cursor)
-    for name, problem in scan.problems.items():
-        context.log.warning(f"Skipping request file {name}: {problem}")
-    return dg.SensorResult(run_requests=scan.run_requests, cursor=scan.cursor)
+    for line in scan.skipped:
+        context.log.warning(line)
+    # A tick shows the runs it requested or, with none, its skip reason: the skipped files.
+    return dg.SensorResult(
+        run_requests=scan.run_requests, skip_reason=scan.skip_reason, cursor=scan.cursor
+    )
 
 
 # Automation
@@ -258,11 +365,13 @@ weekly_update_schedule = dg.ScheduleDefinition(
     cron_schedule="0 0 * * 1",  # Mondays at 00:00
 )
 
-# Evaluates the eager conditions above. Dagster would create this sensor stopped; it is
-# declared here to be running from the first `dagster dev`.
+# Evaluates the automation conditions above, the CSVs' observations included. Dagster would
+# create this sensor stopped; it is declared here to be running from the first `dagster dev`.
+# It must target every asset with a condition: Dagster would otherwise add its own, stopped,
+# in place of this one.
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "default_automation_condition_sensor",
-    target=dg.AssetSelection.all(),
+    target=dg.AssetSelection.all(include_sources=True),
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 
@@ -275,6 +384,7 @@ def resources(env: Mapping[str, str]) -> dict[str, dg.ConfigurableResource]:
             database=env.get("DUCKDB_DATABASE", str(DATA_DIR / "mydb.duckdb"))
         ),
         "csv_folder": CsvFolder(path=env.get("SALES_CSV_DIR", str(DATA_DIR))),
+        "chart_folder": ChartFolder(path=env.get("SALES_CHART_DIR", str(DATA_DIR / "charts"))),
         "request_folder": RequestFolder(
             path=env.get("ADHOC_REQUEST_DIR", str(DATA_DIR / "requests"))
         ),
@@ -282,15 +392,22 @@ def resources(env: Mapping[str, str]) -> dict[str, dg.ConfigurableResource]:
 
 
 defs = dg.Definitions(
-    assets=[
-        products,
-        sales_reps,
-        sales_data,
-        joined_data,
-        monthly_sales_performance,
-        product_performance,
-        adhoc_request,
-    ],
+    # Each asset links to the line its code starts on, shown in the UI with its definition.
+    assets=dg.with_source_code_references(
+        [
+            products_csv,
+            products,
+            sales_reps_csv,
+            sales_reps,
+            sales_data_csv,
+            sales_data,
+            joined_data,
+            monthly_sales_performance,
+            product_performance,
+            sales_overview,
+            adhoc_request,
+        ]
+    ),
     jobs=[adhoc_request_job],
     # Every step opens the one DuckDB file and waits for the pool's one slot, so steps never
     # run side by side: run them in the run's own process instead of one process each.

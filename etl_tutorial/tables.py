@@ -102,10 +102,10 @@ def rewrite_partitions(
     conn: duckdb.DuckDBPyConnection,
     sql: PartitionedTable,
     *,
+    keys: Sequence[str],
     params: dict[str, object],
-    metadata: dict[str, object],
 ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
-    """Rewrites the rows of `sql.table` in the partitions that `params` name from
+    """Rewrites the rows of `sql.table` in the partitions `keys`, which `params` name, from
     `sql.select`, in one transaction that commits only if `sql.reconcile` finds no partition
     whose totals differ from joined_data's.
 
@@ -146,12 +146,41 @@ def rewrite_partitions(
             metadata={"partitions_with_other_totals": mismatched},
         ) from None
     yield dg.MaterializeResult(
-        metadata={
-            **table_metadata(conn, sql.table, where=sql.rows, params=params, order_by=sql.order_by),
-            **metadata,
-        },
+        metadata=partitions_metadata(conn, sql, keys=keys, params=params),
         check_results=[totals],
     )
+
+
+def partitions_metadata(
+    conn: duckdb.DuckDBPyConnection,
+    sql: PartitionedTable,
+    *,
+    keys: Sequence[str],
+    params: dict[str, object],
+) -> dict[str, object]:
+    """What a run that wrote the partitions `keys` reports.
+
+    Dagster records the same metadata on every partition of a run (it has no metadata per
+    partition), so nothing here may read as one partition's figures unless the run wrote
+    only that partition: every partition's rows and totals are listed by key, and a row count
+    and preview are given only when there is one partition.
+    """
+    _, summary = rows_as_markdown(conn.execute(sql.summary, {"keys": list(keys)}))
+    metadata = {
+        "partitions_written": dg.MetadataValue.text(
+            keys[0] if len(keys) == 1 else f"{len(keys)}: {keys[0]} to {keys[-1]}"
+        ),
+        "rows_and_totals_by_partition": summary,
+    }
+    if len(keys) == 1:
+        table = table_metadata(
+            conn, sql.table, where=sql.rows, params=params, order_by=sql.order_by
+        )
+        metadata["dagster/partition_row_count"] = table.pop("dagster/row_count")
+        metadata.update(table)
+    else:
+        metadata["dagster/column_schema"] = column_schema(conn, sql.table)
+    return metadata
 
 
 def totals_check(asset: str) -> dg.AssetCheckSpec:
@@ -183,28 +212,37 @@ def table_metadata(
             params,
         )
     )
+    return {
+        "dagster/row_count": row_count,
+        "dagster/column_schema": column_schema(conn, table),
+        "preview": preview,
+    }
+
+
+def column_schema(conn: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
     columns = conn.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_name = ? order by ordinal_position",
         [table],
     ).fetchall()
-    return {
-        "dagster/row_count": row_count,
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name, column_type) for name, column_type in columns]
-        ),
-        "preview": preview,
-    }
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name, column_type) for name, column_type in columns]
+    )
 
 
 def rows_as_markdown(
     cursor: duckdb.DuckDBPyConnection,
 ) -> tuple[int, dg.MarkdownMetadataValue]:
-    """The number of rows of an executed query, and the rows as a markdown table: one table row
-    per row whatever its values hold, numbers right-aligned, money with two decimals and
-    thousands separators (never scientific notation)."""
+    """The number of rows of an executed query, and the rows as a markdown table."""
     headers = [column[0] for column in cursor.description]
     rows = cursor.fetchall()
+    return len(rows), markdown_table(headers, rows)
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[tuple]) -> dg.MarkdownMetadataValue:
+    """`rows` under `headers` as a markdown table: one table row per row whatever its values
+    hold, numbers right-aligned, money with two decimals and thousands separators (never
+    scientific notation)."""
     numeric = [
         any(value is not None for value in column)
         and all(_is_number(value) for value in column if value is not None)
@@ -217,7 +255,7 @@ def rows_as_markdown(
         colalign=["right" if is_number else "left" for is_number in numeric] or None,
         disable_numparse=True,
     )
-    return len(rows), dg.MetadataValue.md(table)
+    return dg.MetadataValue.md(table)
 
 
 # A preview shows this much of a long text value.

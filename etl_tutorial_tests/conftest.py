@@ -6,6 +6,7 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from etl_tutorial.overview import ChartFolder
 from etl_tutorial.sources import DATA_DIR, CsvFolder
 from etl_tutorial_tests.helpers import (
     ALL_ASSETS,
@@ -38,6 +39,8 @@ def _materializer(database: Path, csv_dir: Path, instance: dg.DagsterInstance):
             resources={
                 "duckdb": DuckDBResource(database=str(database)),
                 "csv_folder": CsvFolder(path=str(csv_dir)),
+                # The overview's charts go beside the test's database.
+                "chart_folder": ChartFolder(path=str(database.parent / "charts")),
             },
         )
 
@@ -111,3 +114,16 @@ def published(published_database: Path, published_tables, database: Path) -> dic
 def changed_since_published(published, published_database: Path, database: Path):
     """For a test that starts from the published tables: which of them now differ."""
     return lambda: changed_tables(database, published_database)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium. Browser tests ask for it before `server`, so that without it they
+    are skipped before a `dagster dev` is started for them."""
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.skip(
+            "chromium is not on PATH: install Debian's chromium package "
+            "(.ci/run does) to run the browser tests"
+        )
+    return path

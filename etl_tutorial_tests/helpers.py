@@ -2,6 +2,7 @@
 
 import csv
 import html
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import duckdb
 from markdown_it import MarkdownIt
 
 from etl_tutorial.definitions import defs, monthly_partition, product_category_partition
+from harness.dagster_dev import DagsterDev
 
 UNPARTITIONED = ["products", "sales_reps", "sales_data", "joined_data"]
 PARTITIONED = ["monthly_sales_performance", "product_performance"]
@@ -125,3 +127,48 @@ def markdown_table(text: str) -> MarkdownTable:
             (headers,) = rows
             rows = []
     return MarkdownTable(headers, rows, {headers[index] for index in right_aligned})
+
+
+# Where the browser tests leave their screenshots (git-ignored).
+SCREENSHOTS = Path(__file__).parent / "artifacts"
+
+
+@contextmanager
+def ui_page(chromium: str, server: DagsterDev, path: str, button: str):
+    """Headless Chromium on a page of the UI, once `button` is there; yields the page and it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                # Keep Chromium from calling home: this machine has no network.
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-quic",
+            ],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{server.url}{path}")
+            found = page.get_by_role("button", name=button)
+            found.wait_for()
+            # On the first visit to an instance the UI asks to join the community. Dismiss it
+            # before opening another dialog: over the Materialize dialog it cannot be clicked.
+            sign_up = page.get_by_text("Join the Dagster community")
+            try:
+                sign_up.wait_for(timeout=15_000)
+            except PlaywrightTimeoutError:
+                pass  # already dismissed in this instance
+            else:
+                page.get_by_role("button", name="Skip").click()
+                sign_up.wait_for(state="hidden")
+            yield page, found
+        finally:
+            browser.close()

@@ -1,23 +1,20 @@
 """Backfills as a user launches them: through `dagster dev`, its daemon and its webserver."""
 
 import re
-import shutil
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from etl_tutorial.sources import DATA_DIR
 from etl_tutorial_tests import expected
-from etl_tutorial_tests.helpers import UNPARTITIONED, distinct_rows
+from etl_tutorial_tests.helpers import SCREENSHOTS, UNPARTITIONED, distinct_rows, ui_page
 from harness.dagster_dev import DagsterDev, dagster_dev
 
 # One `dagster dev` serves every test here, so they run on one worker.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dagster_dev")]
 
 PARTITIONED = ["monthly_sales_performance", "product_performance"]
-SCREENSHOTS = Path(__file__).parent / "artifacts"
 BACKFILL_TIMEOUT = 300
 
 
@@ -57,60 +54,6 @@ def test_backfill_of_all_partitions_runs_once_per_asset_and_writes_correct_total
     _no_lock_errors(server)
 
 
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Debian's Chromium. Browser tests ask for it before `server`, so that without it they
-    are skipped before a `dagster dev` is started for them."""
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.skip(
-            "chromium is not on PATH: install Debian's chromium package "
-            "(.ci/run does) to run the browser tests"
-        )
-    return path
-
-
-@contextmanager
-def _ui(chromium: str, server: DagsterDev, path: str, button: str):
-    """Headless Chromium on a page of the UI, once `button` is there; yields the page and it."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-    from playwright.sync_api import sync_playwright
-
-    SCREENSHOTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                # Keep Chromium from calling home: this machine has no network.
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-quic",
-            ],
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{server.url}{path}")
-            found = page.get_by_role("button", name=button)
-            found.wait_for()
-            # On the first visit to an instance the UI asks to join the community. Dismiss it
-            # before opening another dialog: over the Materialize dialog it cannot be clicked.
-            sign_up = page.get_by_text("Join the Dagster community")
-            try:
-                sign_up.wait_for(timeout=15_000)
-            except PlaywrightTimeoutError:
-                pass  # already dismissed in this instance
-            else:
-                page.get_by_role("button", name="Skip").click()
-                sign_up.wait_for(state="hidden")
-            yield page, found
-        finally:
-            browser.close()
-
-
 def _created_backfill(page) -> str:
     from playwright.sync_api import expect
 
@@ -123,7 +66,7 @@ def test_backfill_launched_from_the_asset_page_succeeds(chromium, server):
     from playwright.sync_api import expect
 
     page_path, button = "/assets/monthly_sales_performance", "Materialize…"
-    with _ui(chromium, server, page_path, button) as (page, materialize):
+    with ui_page(chromium, server, page_path, button) as (page, materialize):
         materialize.click()
         dialog = page.get_by_role("dialog")
         # The dialog opens on the last 90 days; a full backfill needs every month.
@@ -155,7 +98,7 @@ def test_backfill_launched_from_the_asset_page_succeeds(chromium, server):
 
 def test_materialize_all_on_the_lineage_page_succeeds(chromium, server):
     """Every asset, every partition, and adhoc_request with the sample request."""
-    with _ui(chromium, server, "/asset-groups", "Materialize all…") as (page, materialize_all):
+    with ui_page(chromium, server, "/asset-groups", "Materialize all…") as (page, materialize_all):
         materialize_all.click()
         dialog = page.get_by_role("dialog")
         dialog.get_by_role("button", name="Launch backfill").click()

@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import dagster as dg
 
@@ -6,6 +7,7 @@ from etl_tutorial.definitions import defs, resources
 from etl_tutorial.sources import DATA_DIR, PROJECT_DIR
 from etl_tutorial_tests.expected import read_csv
 
+# Every asset, its group and its kinds; tables are also the name of a DuckDB table.
 ASSET_GROUPS = {
     "products": "ingestion",
     "sales_reps": "ingestion",
@@ -13,8 +15,11 @@ ASSET_GROUPS = {
     "joined_data": "joins",
     "monthly_sales_performance": "analysis",
     "product_performance": "analysis",
+    "sales_overview": "analysis",
     "adhoc_request": "analysis",
 }
+TABLES = ASSET_GROUPS.keys() - {"sales_overview", "adhoc_request"}
+CSV_SOURCES = {"products_csv", "sales_reps_csv", "sales_data_csv"}
 
 
 def test_definitions_load():
@@ -23,13 +28,31 @@ def test_definitions_load():
 
 def test_every_asset_has_its_group_kind_pool_and_description():
     graph = defs.resolve_asset_graph()
-    assert {key.to_user_string() for key in graph.get_all_asset_keys()} == set(ASSET_GROUPS)
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == set(ASSET_GROUPS) | CSV_SOURCES
     for name, group in ASSET_GROUPS.items():
         node = graph.get(dg.AssetKey(name))
         assert node.group_name == group, name
-        assert node.kinds == {"duckdb"}, name
+        assert "duckdb" in node.kinds, name
         assert node.pools == {"duckdb"}, name
         assert node.description and "\n" not in node.description.strip(), name
+    assert graph.get(dg.AssetKey("sales_overview")).kinds == {"duckdb", "matplotlib"}
+
+
+def test_every_table_names_its_table_and_every_asset_links_to_its_code():
+    graph = defs.resolve_asset_graph()
+    for name in keys_of(graph):
+        metadata = graph.get(dg.AssetKey(name)).metadata
+        if name in TABLES:
+            assert metadata["dagster/table_name"] == f"main.{name}"
+        (reference,) = metadata["dagster/code_references"].code_references
+        # The line the reference points at starts the code of the asset: its decorator or def.
+        lines = Path(reference.file_path).read_text().splitlines()
+        assert lines[reference.line_number - 1].lstrip().startswith(("def ", "@dg.")), name
+
+
+def keys_of(graph) -> list[str]:
+    return [key.to_user_string() for key in graph.get_all_asset_keys()]
 
 
 CHECKS = {
@@ -94,6 +117,7 @@ def _locations(resources) -> list[str]:
         resources["duckdb"].database,
         resources["csv_folder"].path,
         resources["request_folder"].path,
+        resources["chart_folder"].path,
     ]
 
 
@@ -105,12 +129,18 @@ def test_every_location_defaults_to_the_project_data_folder_from_any_directory(
         str(PROJECT_DIR / "data" / "mydb.duckdb"),
         str(PROJECT_DIR / "data"),
         str(PROJECT_DIR / "data" / "requests"),
+        str(PROJECT_DIR / "data" / "charts"),
     ]
 
 
 def test_every_location_moves_with_its_environment_variable(tmp_path):
-    moved = [str(tmp_path / "elsewhere.duckdb"), str(tmp_path / "csv"), str(tmp_path / "requests")]
-    settings = ("DUCKDB_DATABASE", "SALES_CSV_DIR", "ADHOC_REQUEST_DIR")
+    moved = [
+        str(tmp_path / "elsewhere.duckdb"),
+        str(tmp_path / "csv"),
+        str(tmp_path / "requests"),
+        str(tmp_path / "charts"),
+    ]
+    settings = ("DUCKDB_DATABASE", "SALES_CSV_DIR", "ADHOC_REQUEST_DIR", "SALES_CHART_DIR")
     assert _locations(resources(dict(zip(settings, moved, strict=True)))) == moved
 
 

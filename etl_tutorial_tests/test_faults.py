@@ -51,18 +51,21 @@ def test_sql_layer_binds_hostile_values_without_relying_on_the_partition_definit
     with duckdb.connect(str(database)) as conn:
         events = list(
             rewrite_partitions(
-                conn, queries.PRODUCT_PERFORMANCE, params={"categories": [HOSTILE]}, metadata={}
+                conn,
+                queries.PRODUCT_PERFORMANCE,
+                keys=[HOSTILE],
+                params={"categories": [HOSTILE]},
             )
         )
-        assert events[-1].metadata["dagster/row_count"] == 0
+        assert events[-1].metadata["dagster/partition_row_count"] == 0
         # A month bound as text where a date belongs fails in the transaction, deleting nothing.
         with pytest.raises(duckdb.BinderException):
             list(
                 rewrite_partitions(
                     conn,
                     queries.MONTHLY_SALES_PERFORMANCE,
+                    keys=["2024-01-01"],
                     params={"start": date(2024, 1, 1), "end": HOSTILE},
-                    metadata={},
                 )
             )
         metadata = table_metadata(
@@ -107,6 +110,7 @@ MATERIALIZE = """
     import dagster as dg
     from dagster_duckdb import DuckDBResource
     from etl_tutorial.definitions import defs
+    from etl_tutorial.overview import ChartFolder
     from etl_tutorial.sources import CsvFolder
 
     warnings.simplefilter("ignore")
@@ -123,6 +127,7 @@ MATERIALIZE = """
         resources={
             "duckdb": DuckDBResource(database=database),
             "csv_folder": CsvFolder(path=csv_dir),
+            "chart_folder": ChartFolder(path=database + ".charts"),
         },
     )
     failures = [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]

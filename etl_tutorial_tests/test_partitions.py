@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import pytest
 
 from etl_tutorial.definitions import monthly_partition, product_category_partition
@@ -50,18 +52,82 @@ def test_a_backfill_range_of_every_partition_equals_independent_totals(published
     assert set(by_category) == expected.product_performance(DATA_DIR)
 
 
-def test_partition_metadata_reports_the_rows_of_its_range(published, materialize, query):
+def _by_partition(rows: set[tuple], key_of, total_columns: slice) -> dict[str, list]:
+    """[row count, totals...] per partition key, from independently computed table rows."""
+    summary: dict[str, list] = {}
+    for row in rows:
+        entry = summary.setdefault(key_of(row), [0] + [0] * len(row[total_columns]))
+        entry[0] += 1
+        for index, value in enumerate(row[total_columns], start=1):
+            entry[index] += value
+    return summary
+
+
+def _summary_rows(summary: dict[str, list], keys: list[str]) -> list[list[str]]:
+    """The summary table's rows as the UI shows them, a partition without rows as zeros."""
+    zeros = [type(value)() for value in next(iter(summary.values()))]
+    return [[key, *(_shown(value) for value in summary.get(key, zeros))] for key in keys]
+
+
+def _shown(value) -> str:
+    return f"{value:,.2f}" if isinstance(value, Decimal) else str(value)
+
+
+MONTH_SUMMARY = "partition_key rows total_dollar_amount".split()
+CATEGORY_SUMMARY = MONTH_SUMMARY + ["total_units_sold"]
+
+
+def test_a_one_partition_run_reports_that_partitions_rows_and_preview(published, materialize):
     result = materialize(["monthly_sales_performance"], partition_key="2024-03-01")
 
     (event,) = result.get_asset_materialization_events()
     metadata = event.materialization.metadata
-    ((march_rows,),) = query(
-        "select count(*) from monthly_sales_performance where partition_date = '2024-03'"
+    months = _by_partition(
+        expected.monthly_sales_performance(DATA_DIR), lambda row: f"{row[0]}-01", slice(3, 4)
     )
-    assert metadata["dagster/row_count"].value == march_rows > PREVIEW_ROWS
-    assert metadata["partition_range"].value == "2024-03-01 to 2024-03-01"
+    march_rows = months["2024-03-01"][0]
+    assert metadata["dagster/partition_row_count"].value == march_rows > PREVIEW_ROWS
+    assert "dagster/row_count" not in metadata
+    assert metadata["partitions_written"].value == "2024-03-01"
+    summary = markdown_table(metadata["rows_and_totals_by_partition"].value)
+    assert summary.headers == MONTH_SUMMARY
+    assert summary.rows == _summary_rows(months, ["2024-03-01"])
     preview = markdown_table(metadata["preview"].value)
     assert preview.column("partition_date") == ["2024-03"] * PREVIEW_ROWS
+
+
+@pytest.mark.parametrize(
+    "asset, keys, key_of, totals, headers",
+    [
+        (
+            "monthly_sales_performance",
+            MONTHS,
+            lambda row: f"{row[0]}-01",
+            slice(3, 4),
+            MONTH_SUMMARY,
+        ),
+        ("product_performance", CATEGORIES, lambda row: row[0], slice(2, 4), CATEGORY_SUMMARY),
+    ],
+)
+def test_a_range_run_reports_each_partition_by_key_and_no_figure_as_one_partitions(
+    joined, materialize, csv_dir, asset, keys, key_of, totals, headers
+):
+    """Dagster attaches one metadata set to every partition of a range run: each partition's
+    page must show every partition's figures by key, and no row count or preview as its own."""
+    result = materialize([asset], partition_range=(keys[0], keys[-1]))
+
+    events = result.get_asset_materialization_events()
+    assert sorted(event.partition for event in events) == sorted(keys)
+    metadata = events[0].materialization.metadata
+    assert all(event.materialization.metadata == metadata for event in events)
+    assert not {"dagster/row_count", "dagster/partition_row_count", "preview"} & set(metadata)
+    assert metadata["partitions_written"].value == f"{len(keys)}: {keys[0]} to {keys[-1]}"
+    want = _by_partition(getattr(expected, asset)(csv_dir), key_of, totals)
+    summary = markdown_table(metadata["rows_and_totals_by_partition"].value)
+    assert summary.headers == headers
+    assert summary.rows == _summary_rows(want, sorted(keys))
+    # The months after the last sale are listed, with zeros.
+    assert len(want) < len(keys) or asset == "product_performance"
 
 
 def test_rematerializing_a_month_is_idempotent_and_leaves_other_months_untouched(

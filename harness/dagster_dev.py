@@ -235,6 +235,8 @@ def dagster_dev(
         "DAGSTER_HOME": str(home),
         "DUCKDB_DATABASE": str(database),
         "SALES_CSV_DIR": str(csv_dir),
+        # The overview's charts stay in the instance's folder, out of the checkout.
+        "SALES_CHART_DIR": str(home / "charts"),
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     log = home / "dagster_dev.log"

@@ -1,0 +1,88 @@
+"""The sales overview: its charts, the numbers behind them, and what it says before there is
+anything to draw."""
+
+import base64
+import io
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+from matplotlib import image
+
+from etl_tutorial.sources import DATA_DIR
+from etl_tutorial_tests import expected
+from etl_tutorial_tests.helpers import markdown_table
+
+DATA_URI = re.compile(r"^!\[[^\]]*\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)$")
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def _revenue_per_month(csv_dir: Path) -> list[list[str]]:
+    sales = expected.read_csv(csv_dir, "sales_data")
+    sales["month"] = [f"{day:%Y-%m}" for day in sales["date"]]
+    totals = sales.groupby("month")["dollar_amount"].sum().sort_index()
+    return [[month, _money(revenue)] for month, revenue in totals.items()]
+
+
+def _revenue_per_product(csv_dir: Path) -> list[list[str]]:
+    totals = expected.joined_data(csv_dir).groupby(["category", "product_name"])["dollar_amount"]
+    rows = sorted(totals.sum().items(), key=lambda item: (item[0][0], -item[1], item[0][1]))
+    return [[category, product, _money(revenue)] for (category, product), revenue in rows]
+
+
+def _overview(published, materialize) -> dict:
+    (event,) = materialize(["sales_overview"]).get_asset_materialization_events()
+    return event.materialization.metadata
+
+
+def test_the_numbers_behind_the_charts_equal_an_independent_computation(published, materialize):
+    metadata = _overview(published, materialize)
+
+    months = markdown_table(metadata["revenue_per_month_numbers"].value)
+    assert months.headers == ["month", "revenue"]
+    assert months.rows == _revenue_per_month(DATA_DIR)
+    products = markdown_table(metadata["revenue_per_product_numbers"].value)
+    assert products.headers == ["category", "product", "revenue"]
+    assert products.rows == _revenue_per_product(DATA_DIR)
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    return image.imread(io.BytesIO(png), format="png")
+
+
+def test_each_chart_is_a_drawn_png_shown_in_the_ui_and_written_to_the_chart_folder(
+    published, materialize, database
+):
+    metadata = _overview(published, materialize)
+
+    for chart, (min_width, min_height) in {
+        "revenue_per_month": (800, 300),
+        "revenue_per_product": (800, 500),
+    }.items():
+        path = Path(metadata[f"{chart}_file"].value)
+        assert path == database.parent / "charts" / f"{chart}.png"
+        (encoded,) = DATA_URI.fullmatch(metadata[chart].value).groups()
+        png = base64.b64decode(encoded)
+        assert png == path.read_bytes()
+        pixels = _pixels(png)
+        height, width, _ = pixels.shape
+        assert min_width <= width <= 2400 and min_height <= height <= 2400, (chart, pixels.shape)
+        # Not blank: bars, axes and labels give it many colours, and much of it is not white.
+        colours = np.unique(pixels.reshape(-1, pixels.shape[2]), axis=0)
+        assert len(colours) > 50, chart
+        assert (pixels[..., :3] < 0.9).any(axis=2).mean() > 0.05, chart
+
+
+def test_with_no_sales_yet_the_overview_says_so_and_draws_nothing(materialize, database):
+    (event,) = materialize(["sales_overview"]).get_asset_materialization_events()
+
+    metadata = event.materialization.metadata
+    assert set(metadata) == {"overview"}
+    assert metadata["overview"].value.startswith(
+        "No sales to chart yet: monthly_sales_performance and product_performance have no rows."
+    )
+    assert not (database.parent / "charts").exists()
