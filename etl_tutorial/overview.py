@@ -63,6 +63,17 @@ def sales_overview(conn: duckdb.DuckDBPyConnection, folder: ChartFolder) -> dg.M
     return dg.MaterializeResult(metadata=metadata)
 
 
+def _dollars(value: float, _position: int) -> str:
+    """An axis label: $950, $25k, $1.2M."""
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"${value / size:,.{1 if suffix == 'M' else 0}f}{suffix}"
+    return f"${value:,.0f}"
+
+
+MONEY = FuncFormatter(_dollars)
+
+
 def revenue_per_month(rows: Sequence[tuple[str, Decimal]]) -> bytes:
     """A bar per month ('YYYY-MM', revenue), oldest first."""
     figure = Figure(figsize=(10, 4), dpi=DPI, layout="constrained")
@@ -99,17 +110,6 @@ def revenue_per_product(rows: Sequence[tuple[str, str, Decimal]]) -> bytes:
     for axes in list(panels):
         axes.set_visible(False)  # an odd number of categories leaves one panel empty
     return _png(figure)
-
-
-def _dollars(value: float, _position: int) -> str:
-    """An axis label: $950, $25k, $1.2M."""
-    for size, suffix in ((1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"${value / size:,.{1 if suffix == 'M' else 0}f}{suffix}"
-    return f"${value:,.0f}"
-
-
-MONEY = FuncFormatter(_dollars)
 
 
 def _has_rows(conn: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -1,0 +1,96 @@
+"""New data flowing by itself under `dagster dev` with the project's defaults: the CSVs are
+observed every minute and automation builds whatever a change reaches, with nobody clicking."""
+
+import shutil
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from etl_tutorial.sources import DATA_DIR
+from etl_tutorial_tests import expected
+from etl_tutorial_tests.helpers import SCREENSHOTS, ui_page
+from harness.dagster_dev import DagsterDev, dagster_dev
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dagster_dev_automation")]
+
+# The longest a change may take to reach the analysis tables: up to a minute until the next
+# observation, then a few of the automation sensor's and backfill daemon's ticks (every
+# 30 s each), and the runs themselves. Measured here: about two to three minutes.
+FLOW_TIMEOUT = 420
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory) -> tuple[DagsterDev, Path]:
+    """`dagster dev` on a copy of the shipped CSVs and an empty database, left to itself
+    until automation has built every table and the overview."""
+    home = tmp_path_factory.mktemp("dagster_home")
+    csv_dir = home / "csv"
+    csv_dir.mkdir()
+    for path in DATA_DIR.glob("*.csv"):
+        shutil.copy(path, csv_dir)
+    with dagster_dev(home, database=home / "sales.duckdb", csv_dir=csv_dir) as server:
+        _wait_for(
+            lambda: (
+                _product_performance(server) == expected.product_performance(csv_dir)
+                and (home / "charts" / "revenue_per_product.png").exists()
+            ),
+            "the first build of every table and the overview",
+            server,
+        )
+        yield server, csv_dir
+
+
+def _product_performance(server: DagsterDev) -> set[tuple] | None:
+    """The table's rows, or None while it does not exist or a run holds the database."""
+    try:
+        with duckdb.connect(server.env["DUCKDB_DATABASE"], read_only=True) as conn:
+            return set(conn.execute("select * from product_performance").fetchall())
+    except (duckdb.IOException, duckdb.CatalogException):
+        return None
+
+
+def _wait_for(condition, what: str, server: DagsterDev) -> float:
+    """Seconds until `condition()` holds; fails after FLOW_TIMEOUT."""
+    start = time.monotonic()
+    while time.monotonic() - start < FLOW_TIMEOUT:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(5)
+    pytest.fail(
+        f"no {what} after {FLOW_TIMEOUT} s:\n{server.log.read_text()[-3000:]}", pytrace=False
+    )
+
+
+def test_an_appended_sale_changes_its_category_in_product_performance_by_itself(live):
+    server, csv_dir = live
+    products = expected.read_csv(csv_dir, "products")
+    (product_id,) = products[products["product_name"] == "Clean SQL"]["product_id"]
+    with (csv_dir / "sales_data.csv").open("a", encoding="utf-8") as f:
+        f.write(f"90001,2024-05-10,{product_id},R01,Walk-in Customer,3,99.90\n")
+    books = {row for row in expected.product_performance(csv_dir) if row[0] == "Books"}
+
+    waited = _wait_for(
+        lambda: {row for row in _product_performance(server) or () if row[0] == "Books"} == books,
+        "new Books totals in product_performance",
+        server,
+    )
+
+    print(f"the sale reached product_performance after {waited:.0f} s")
+    assert _product_performance(server) == expected.product_performance(csv_dir)
+
+
+def test_the_overview_page_shows_the_charts(chromium, live):
+    from playwright.sync_api import expect
+
+    server, _ = live
+    with ui_page(chromium, server, "/assets/sales_overview", "Materialize") as (page, _button):
+        # The metadata table offers a chart's markdown behind a link; it opens in a dialog.
+        row = page.locator("tr", has=page.get_by_text("revenue_per_month", exact=True))
+        row.get_by_text("[Show Markdown]").click()
+        chart = page.get_by_role("dialog").get_by_role("img", name="revenue per month")
+        expect(chart).to_be_visible(timeout=30_000)
+        page.wait_for_timeout(1000)  # the dialog fades in
+        page.screenshot(path=SCREENSHOTS / "sales_overview.png")
+        assert chart.evaluate("image => [image.naturalWidth, image.naturalHeight]") == [1000, 400]
