@@ -1,9 +1,7 @@
 """Dagster's ETL tutorial: sales CSVs into DuckDB, joined, checked, and analysed by month and
 by product category."""
 
-import inspect
 import os
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from etl_tutorial.adhoc import (
     require_known_names,
     scan_requests,
 )
+from etl_tutorial.catalog import declared_here, stored_as
 from etl_tutorial.overview import ChartFolder
 from etl_tutorial.sources import DATA_DIR, CsvFolder, load_csv, observe_csv
 from etl_tutorial.tables import (
@@ -33,20 +32,6 @@ from etl_tutorial.tables import (
 # retrying on the file lock.
 DUCKDB_POOL = "duckdb"
 
-# Dagster 1.13 marks these as beta: single-run backfills, observable sources and links to the
-# source code are deliberate choices here, so their warnings (and no other) are not repeated
-# on every import.
-for beta in (
-    "Parameter `backfill_policy`",
-    "Function `observable_source_asset`",
-    "Function `with_source_code_references`",
-    "Class `LocalFileCodeReference`",
-    "Class `CodeReferencesMetadataValue`",
-    "Parameter `include_sources`",
-):
-    warnings.filterwarnings("ignore", message=beta, category=dg.BetaWarning)
-
-
 # Every table that people and later assets read is written, audited, then published: its new
 # rows are built beside it, every blocking check below runs on them, and they replace the old
 # rows in one transaction only if all pass. A failed check fails the run, shows on the
@@ -55,24 +40,31 @@ for beta in (
 # so every sale counts in exactly one month and one category, or the load is refused.
 
 
-# Every table asset names its table (schema main of the DuckDB file), which the UI shows with
-# the asset's definition.
-def stored_as(table: str) -> dict[str, str]:
-    return {"dagster/table_name": f"main.{table}"}
-
-
-# Ingestion
+# When assets run by themselves (the automation sensor at the end evaluates these)
 
 # The CSVs themselves are in the asset graph as observable sources. Each is observed every
 # minute; its data version is a hash of its content, so a changed file, and only a changed
 # file, makes its table and everything downstream of it load again.
 OBSERVE_EVERY_MINUTE = dg.AutomationCondition.cron_tick_passed("* * * * *")
 
-# A table refreshes as soon as anything upstream has new data, once every blocking check
-# upstream has passed.
+# An unpartitioned asset refreshes as soon as anything upstream has new data, once every
+# blocking check upstream has passed.
 UPSTREAM_CHANGED = (
     dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
 )
+
+# A partitioned one rewrites every partition, not only the latest month as eager() alone
+# would: a changed sale can be in any month. The sensor turns a request for many partitions
+# into a backfill, which the single-run policy makes one run per asset.
+EVERY_PARTITION_UPSTREAM_CHANGED = (
+    dg.AutomationCondition.eager()
+    .without(dg.AutomationCondition.in_latest_time_window())
+    .with_label("eager, every partition")
+    & dg.AutomationCondition.all_deps_blocking_checks_passed()
+)
+
+
+# Ingestion
 
 
 def csv_file(table: str) -> dg.SourceAsset:
@@ -86,16 +78,7 @@ def csv_file(table: str) -> dg.SourceAsset:
         description=f"{table}.csv in the CSV folder, observed every minute.",
         group_name="ingestion",
         automation_condition=OBSERVE_EVERY_MINUTE,
-        # with_source_code_references (below) links only assets that Dagster materializes.
-        metadata={
-            "dagster/code_references": dg.CodeReferencesMetadataValue(
-                code_references=[
-                    dg.LocalFileCodeReference(
-                        file_path=__file__, line_number=inspect.getsourcelines(observe)[1]
-                    )
-                ]
-            )
-        },
+        metadata=declared_here(observe),
     )(observe)
 
 
@@ -112,7 +95,7 @@ def csv_table(
         name=table,
         deps=[csv],
         description=description,
-        metadata=stored_as(table),
+        metadata={**stored_as(table), **declared_here()},
         kinds={"duckdb"},
         group_name="ingestion",
         pool=DUCKDB_POOL,
@@ -239,17 +222,6 @@ def joined_data(duckdb: DuckDBResource):
 
 # Analysis by month
 
-# New joined_data rewrites every partition, not only the latest month as eager() alone
-# would: a changed sale can be in any month. The automation sensor turns a request for many
-# partitions into a backfill, which the single-run policy makes one run per asset.
-EVERY_PARTITION_UPSTREAM_CHANGED = (
-    dg.AutomationCondition.eager()
-    .without(dg.AutomationCondition.in_latest_time_window())
-    .with_label("eager, every partition")
-    & dg.AutomationCondition.all_deps_blocking_checks_passed()
-)
-
-
 # What both partitioned analysis assets share. A backfill of any number of partitions is
 # one run that rewrites the whole range at once.
 PARTITIONED_ANALYSIS = {
@@ -313,7 +285,7 @@ def product_performance(context: dg.AssetExecutionContext, duckdb: DuckDBResourc
 def sales_overview(duckdb: DuckDBResource, chart_folder: ChartFolder) -> dg.MaterializeResult:
     """Revenue per month and per product of each category, as charts and their numbers."""
     with connect(duckdb) as conn:
-        return overview.sales_overview(conn, chart_folder)
+        return overview.draw_overview(conn, chart_folder)
 
 
 # Ad hoc requests: a JSON file dropped into data/requests/ becomes one report run.
@@ -392,7 +364,8 @@ def resources(env: Mapping[str, str]) -> dict[str, dg.ConfigurableResource]:
 
 
 defs = dg.Definitions(
-    # Each asset links to the line its code starts on, shown in the UI with its definition.
+    # Each asset links to the line its code starts on (a factory-made one also to the line
+    # that declares it), shown in the UI with its definition.
     assets=dg.with_source_code_references(
         [
             products_csv,

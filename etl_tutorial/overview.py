@@ -18,8 +18,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from etl_tutorial import queries
 from etl_tutorial.tables import markdown_table
 
-# Both charts come from these tables; until each has rows there is nothing to draw.
-SOURCES = ("monthly_sales_performance", "product_performance")
+# Both charts are drawn from these tables; until each has rows there is nothing to draw.
+CHARTED_TABLES = ("monthly_sales_performance", "product_performance")
 DPI = 100
 
 
@@ -29,90 +29,103 @@ class ChartFolder(dg.ConfigurableResource):
     path: str
 
 
-def sales_overview(conn: duckdb.DuckDBPyConnection, folder: ChartFolder) -> dg.MaterializeResult:
-    """Both charts, drawn from the analysis tables, embedded in the metadata and written to
-    `folder`; or, before there are sales to draw, a note saying so."""
-    missing = [table for table in SOURCES if not _has_rows(conn, table)]
-    if missing:
+def draw_overview(conn: duckdb.DuckDBPyConnection, folder: ChartFolder) -> dg.MaterializeResult:
+    """Both charts, drawn from the analysis tables, shown in the metadata with their numbers
+    and written to `folder`; or, before there are sales to draw, a note saying so."""
+    empty = [table for table in CHARTED_TABLES if not _has_rows(conn, table)]
+    if empty:
         return dg.MaterializeResult(
             metadata={
                 "overview": dg.MetadataValue.md(
-                    f"No sales to chart yet: {' and '.join(missing)} "
-                    f"{'has' if len(missing) == 1 else 'have'} no rows. Materialize "
+                    f"No sales to chart yet: {' and '.join(empty)} "
+                    f"{'has' if len(empty) == 1 else 'have'} no rows. Materialize "
                     "(or backfill) every partition of both, and this overview follows."
                 )
             }
         )
-    charts = {
-        "revenue_per_month": (queries.REVENUE_PER_MONTH, revenue_per_month),
-        "revenue_per_product": (queries.REVENUE_PER_PRODUCT, revenue_per_product),
-    }
-    metadata: dict[str, object] = {}
-    for name, (sql, draw) in charts.items():
-        cursor = conn.execute(sql)
-        headers = [column[0] for column in cursor.description]
-        rows = cursor.fetchall()
-        png = draw(rows)
-        path = _write(Path(folder.path) / f"{name}.png", png)
-        metadata[name] = dg.MetadataValue.md(
+    return dg.MaterializeResult(
+        metadata={
+            **_chart(conn, folder, "revenue_per_month", queries.REVENUE_PER_MONTH, per_month),
+            **_chart(conn, folder, "revenue_per_product", queries.REVENUE_PER_PRODUCT, per_product),
+        }
+    )
+
+
+def _chart(
+    conn: duckdb.DuckDBPyConnection, folder: ChartFolder, name: str, sql: str, draw
+) -> dict[str, object]:
+    """One chart's metadata: the PNG drawn by `draw` from the rows of `sql`, embedded so the UI
+    shows it; the rows themselves as a table; and the path of the PNG written to `folder`."""
+    cursor = conn.execute(sql)
+    headers = [column[0] for column in cursor.description]
+    rows = cursor.fetchall()
+    png = _png(draw(rows))
+    path = _write(Path(folder.path) / f"{name}.png", png)
+    return {
+        name: dg.MetadataValue.md(
             f"![{name.replace('_', ' ')}](data:image/png;base64,"
             f"{base64.b64encode(png).decode('ascii')})"
-        )
-        metadata[f"{name}_numbers"] = markdown_table(headers, rows)
-        metadata[f"{name}_file"] = dg.MetadataValue.path(str(path))
-    return dg.MaterializeResult(metadata=metadata)
+        ),
+        f"{name}_numbers": markdown_table(headers, rows),
+        f"{name}_file": dg.MetadataValue.path(str(path)),
+    }
 
 
 def _dollars(value: float, _position: int) -> str:
-    """An axis label: $950, $25k, $1.2M."""
+    """An axis label with three significant digits at most: $950, $2.5k, $240k, $1.2M."""
     for size, suffix in ((1e6, "M"), (1e3, "k")):
         if abs(value) >= size:
-            return f"${value / size:,.{1 if suffix == 'M' else 0}f}{suffix}"
-    return f"${value:,.0f}"
+            return f"${value / size:.3g}{suffix}"
+    return f"${value:.3g}"
 
 
 MONEY = FuncFormatter(_dollars)
 
 
-def revenue_per_month(rows: Sequence[tuple[str, Decimal]]) -> bytes:
+def per_month(rows: Sequence[tuple[str, Decimal]]) -> Figure:
     """A bar per month ('YYYY-MM', revenue), oldest first."""
     figure = Figure(figsize=(10, 4), dpi=DPI, layout="constrained")
     axes = figure.subplots()
-    months = [month for month, _ in rows]
-    axes.bar(months, [float(revenue) for _, revenue in rows], color="#4f46e5")
+    axes.bar([month for month, _ in rows], [float(revenue) for _, revenue in rows])
     axes.set_title("Revenue per month")
     axes.yaxis.set_major_formatter(MONEY)
     axes.tick_params(axis="x", labelrotation=90, labelsize=8)
     axes.grid(axis="y", alpha=0.3)
-    return _png(figure)
+    return figure
 
 
-def revenue_per_product(rows: Sequence[tuple[str, str, Decimal]]) -> bytes:
-    """One panel per category, a bar per product (category, product, revenue), largest on top."""
+def per_product(rows: Sequence[tuple[str, str, Decimal]]) -> Figure:
+    """One panel per category, a bar per product (category, product, revenue) in the order of
+    `rows`, the first on top."""
     categories = list(dict.fromkeys(category for category, _, _ in rows))
     columns = 2 if len(categories) > 1 else 1
-    lines = math.ceil(len(categories) / columns)
-    figure = Figure(figsize=(12, 3.2 * lines), dpi=DPI, layout="constrained")
+    figure = Figure(
+        figsize=(12, 3.2 * math.ceil(len(categories) / columns)), dpi=DPI, layout="constrained"
+    )
     figure.suptitle("Revenue per product, by category")
-    panels = figure.subplots(lines, columns, squeeze=False).flat
+    panels = figure.subplots(math.ceil(len(categories) / columns), columns, squeeze=False)
+    panels = panels.flatten()
     for axes, category in zip(panels, categories, strict=False):
-        products = [(product, revenue) for cat, product, revenue in rows if cat == category]
+        products = [(product, revenue) for name, product, revenue in rows if name == category]
+        # barh draws its first bar at the bottom.
         axes.barh(
             [product for product, _ in reversed(products)],
             [float(revenue) for _, revenue in reversed(products)],
-            color="#0891b2",
+            color="tab:cyan",
         )
         axes.set_title(category)
         axes.xaxis.set_major_formatter(MONEY)
         axes.xaxis.set_major_locator(MaxNLocator(5))
         axes.tick_params(axis="y", labelsize=8)
         axes.grid(axis="x", alpha=0.3)
-    for axes in list(panels):
-        axes.set_visible(False)  # an odd number of categories leaves one panel empty
-    return _png(figure)
+    # An odd number of categories leaves the last panel without one.
+    for axes in panels[len(categories) :]:
+        axes.set_visible(False)
+    return figure
 
 
 def _has_rows(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether `table` (one of this module's own names) exists and has a row."""
     (exists,) = conn.execute(
         "select count(*) from information_schema.tables where table_name = ?", [table]
     ).fetchone()

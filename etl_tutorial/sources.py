@@ -67,6 +67,11 @@ def observe_csv(path: Path) -> dg.ObserveResult:
             description=f"{path.name} not found: expected it at {path}",
             metadata={"dagster/uri": str(path)},
         ) from None
+    except OSError as error:  # a folder in its place, no permission to read it, ...
+        raise dg.Failure(
+            description=f"{path.name} could not be read at {path}: {error.strerror}",
+            metadata={"dagster/uri": str(path)},
+        ) from None
     return dg.ObserveResult(
         data_version=dg.DataVersion(digest.hexdigest()),
         metadata={"dagster/uri": str(path), "size_bytes": size},

@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 
 from etl_tutorial.definitions import automation_sensor, defs, weekly_update_schedule
 from etl_tutorial.overview import ChartFolder
-from etl_tutorial.sources import CsvFolder
+from etl_tutorial.sources import CsvFolder, observe_csv
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import (
     ALL_ASSETS,
@@ -39,6 +39,9 @@ def test_automation_sensor_is_on_from_the_start_for_every_automated_asset():
     sensor = defs.get_repository_def().get_sensor_def(automation_sensor.name)
     assert sensor.name == "default_automation_condition_sensor"
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    # A tick that requests many partitions launches a backfill, which honours the backfill
+    # policy (one run per partitioned asset), instead of one run per partition.
+    assert sensor.emit_backfills
     graph = defs.resolve_asset_graph()
     automated = {key for key in graph.get_all_asset_keys() if graph.get(key).automation_condition}
     assert {key.to_user_string() for key in automated} == set(ALL_AUTOMATED)
@@ -229,6 +232,20 @@ def test_an_observation_records_a_hash_of_the_files_content_its_path_and_size(da
         assert metadata == {"dagster/uri": str(path), "size_bytes": path.stat().st_size}
 
 
+def test_the_whole_of_a_large_file_is_hashed(tmp_path):
+    """A file read in several chunks: a change after the first is a new version."""
+    path = tmp_path / "sales_data.csv"
+    path.write_bytes(b"x" * 3_000_000)
+    before = observe_csv(path)
+    path.write_bytes(b"x" * 2_999_999 + b"y")
+
+    after = observe_csv(path)
+
+    assert after.data_version != before.data_version
+    assert after.data_version.value == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert after.metadata["size_bytes"] == 3_000_000
+
+
 def test_the_csvs_are_observed_once_a_minute_without_any_toggle(database, csv_dir):
     automation = Automation(database, csv_dir)
     assert automation.tick() == {}
@@ -296,5 +313,20 @@ def test_a_missing_csv_fails_its_observation_naming_the_file_and_automation_goes
     assert f"products.csv not found: expected it at {csv_dir / 'products.csv'}" in step_failure(
         result
     )
-    # The sensor's next evaluation runs as usual, and asks for nothing built from the file.
+    # The sensor's evaluations go on: nothing is built from the file, and a minute later
+    # every CSV is due to be observed again.
     assert automation.tick() == {}
+    assert automation.tick(later=timedelta(minutes=1)) == dict.fromkeys(SOURCES)
+
+
+def test_a_csv_that_cannot_be_read_fails_its_observation_naming_the_file(database, csv_dir):
+    automation = Automation(database, csv_dir)
+    (csv_dir / "products.csv").unlink()
+    (csv_dir / "products.csv").mkdir()
+
+    result = automation.observe("products_csv")
+
+    assert not result.success
+    assert f"products.csv could not be read at {csv_dir / 'products.csv'}: Is a directory" in (
+        step_failure(result)
+    )

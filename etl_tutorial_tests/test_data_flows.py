@@ -63,8 +63,18 @@ def _wait_for(condition, what: str, server: DagsterDev) -> float:
     )
 
 
+RUNS_SINCE = """
+query RunsSince($after: Float) {
+  runsOrError(filter: {createdAfter: $after}) {
+    ... on Runs { results { status assetSelection { path } tags { key value } } }
+  }
+}
+"""
+
+
 def test_an_appended_sale_changes_its_category_in_product_performance_by_itself(live):
     server, csv_dir = live
+    appended_at = time.time()
     products = expected.read_csv(csv_dir, "products")
     (product_id,) = products[products["product_name"] == "Clean SQL"]["product_id"]
     with (csv_dir / "sales_data.csv").open("a", encoding="utf-8") as f:
@@ -79,6 +89,30 @@ def test_an_appended_sale_changes_its_category_in_product_performance_by_itself(
 
     print(f"the sale reached product_performance after {waited:.0f} s")
     assert _product_performance(server) == expected.product_performance(csv_dir)
+
+    # Every month and category was rewritten as a backfill of one run per asset.
+    def finished() -> dict[str, list] | None:
+        runs = _runs_by_partitioned_asset(server, since=appended_at)
+        done = all(runs.values()) and all(
+            r["status"] == "SUCCESS" for rs in runs.values() for r in rs
+        )
+        return runs if done else None
+
+    _wait_for(finished, "successful runs of both partitioned assets", server)
+    for asset, runs in finished().items():
+        (run,) = runs
+        assert "dagster/backfill" in {tag["key"] for tag in run["tags"]}, (asset, run)
+
+
+def _runs_by_partitioned_asset(server: DagsterDev, since: float) -> dict[str, list]:
+    """The runs created since `since` that materialize each partitioned asset."""
+    runs = server.graphql(RUNS_SINCE, {"after": since})["runsOrError"]["results"]
+    return {
+        asset: [
+            run for run in runs if [asset] in [key["path"] for key in run["assetSelection"] or []]
+        ]
+        for asset in ("monthly_sales_performance", "product_performance")
+    }
 
 
 def test_the_overview_page_shows_the_charts(chromium, live):

@@ -8,8 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+import pytest
 from matplotlib import image
 
+from etl_tutorial import overview
 from etl_tutorial.sources import DATA_DIR
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import markdown_table
@@ -86,3 +88,67 @@ def test_with_no_sales_yet_the_overview_says_so_and_draws_nothing(materialize, d
         "No sales to chart yet: monthly_sales_performance and product_performance have no rows."
     )
     assert not (database.parent / "charts").exists()
+
+
+def test_with_one_analysis_table_empty_the_overview_names_it_and_draws_nothing(
+    published, materialize, query, database
+):
+    query("delete from product_performance")
+
+    (event,) = materialize(["sales_overview"]).get_asset_materialization_events()
+
+    assert event.materialization.metadata["overview"].value.startswith(
+        "No sales to chart yet: product_performance has no rows."
+    )
+    assert not (database.parent / "charts").exists()
+
+
+def test_the_month_chart_has_a_bar_per_month_as_tall_as_its_revenue():
+    rows = [("2024-01", Decimal("120.50")), ("2024-02", Decimal("80.00")), ("2024-04", Decimal(3))]
+
+    (axes,) = overview.per_month(rows).axes
+
+    assert [bar.get_height() for bar in axes.patches] == [120.5, 80.0, 3.0]
+    assert [label.get_text() for label in axes.get_xticklabels()] == [
+        "2024-01",
+        "2024-02",
+        "2024-04",
+    ]
+
+
+def test_the_product_chart_has_a_panel_per_category_with_its_products_largest_on_top():
+    rows = [
+        ("Books", "Atlas", Decimal(300)),
+        ("Books", "Poems", Decimal(100)),
+        ("Clothing", "Scarf", Decimal(50)),
+        ("Electronics", "Mouse", Decimal(70)),
+        ("Electronics", "Hub", Decimal(20)),
+    ]
+
+    figure = overview.per_product(rows)
+
+    shown = [axes for axes in figure.axes if axes.get_visible()]
+    assert [axes.get_title() for axes in shown] == ["Books", "Clothing", "Electronics"]
+    # Three categories in two columns: the fourth panel is hidden, not drawn empty.
+    assert len(figure.axes) == 4 and not figure.axes[3].get_visible()
+    bars = {
+        axes.get_title(): [
+            (label.get_text(), bar.get_width())
+            for label, bar in zip(axes.get_yticklabels(), axes.patches, strict=True)
+        ]
+        for axes in shown
+    }
+    # Bars are drawn bottom up: the largest, first in the rows, is last.
+    assert bars == {
+        "Books": [("Poems", 100.0), ("Atlas", 300.0)],
+        "Clothing": [("Scarf", 50.0)],
+        "Electronics": [("Hub", 20.0), ("Mouse", 70.0)],
+    }
+
+
+@pytest.mark.parametrize(
+    "value, label",
+    [(0, "$0"), (950, "$950"), (2_500, "$2.5k"), (240_000, "$240k"), (1_250_000, "$1.25M")],
+)
+def test_money_axis_labels_keep_three_significant_digits(value, label):
+    assert overview.MONEY(value, 0) == label
