@@ -4,7 +4,6 @@ turns new or changed request files into run requests, and what a report says it 
 import difflib
 import json
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -70,27 +69,15 @@ class AdhocRequestConfig(dg.Config):
 
 # The run tags of a request file's run: adhoc/file, adhoc/department, adhoc/product,
 # adhoc/start_date and adhoc/end_date, so runs can be found and filtered by what they answer.
+# Run tags take any text, so each is the request's own, exactly.
 TAG_PREFIX = "adhoc/"
 FILE_TAG = f"{TAG_PREFIX}file"
-# Dagster's rule for a tag value (dagster/_utils/tags.py): at most 63 of these characters.
-TAG_VALUE_MAX = 63
-NOT_IN_TAG_VALUE = re.compile(r"[^A-Za-z0-9_.-]+")
-
-
-def tag_value(text: str) -> str:
-    """`text` as a valid tag value: accents dropped, each run of other characters written '_',
-    and, past 63 characters, cut and ended with '...'. The run's config keeps the exact text."""
-    unaccented = "".join(
-        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
-    )
-    value = NOT_IN_TAG_VALUE.sub("_", unaccented)
-    return value if len(value) <= TAG_VALUE_MAX else value[: TAG_VALUE_MAX - 3] + "..."
 
 
 def request_tags(config: AdhocRequestConfig, file_name: str) -> dict[str, str]:
     """The tags of the run a request file asks for."""
     fields = {"file": file_name, **config.model_dump()}
-    return {f"{TAG_PREFIX}{field}": tag_value(value) for field, value in fields.items()}
+    return {f"{TAG_PREFIX}{field}": value for field, value in fields.items()}
 
 
 def request_metadata(config: AdhocRequestConfig, run_tags: Mapping[str, str]) -> dict[str, str]:

@@ -7,7 +7,6 @@ from datetime import date
 
 import dagster as dg
 import pytest
-from dagster._utils.tags import is_valid_strict_tag_value
 from dagster_duckdb import DuckDBResource
 
 from etl_tutorial.adhoc import RequestFolder
@@ -76,13 +75,13 @@ def test_a_run_is_tagged_with_its_request_file_and_every_field(tmp_path):
     assert _adhoc_tags(run) == {
         "adhoc/file": "q1.json",
         "adhoc/department": "Enterprise",
-        "adhoc/product": "Clean_SQL",
+        "adhoc/product": "Clean SQL",
         "adhoc/start_date": "2024-01-01",
         "adhoc/end_date": "2024-07-01",
     }
 
 
-def test_hostile_or_long_request_values_become_valid_tags_and_stay_whole_in_the_config(tmp_path):
+def test_hostile_long_or_unicode_request_values_are_tagged_exactly(tmp_path):
     request = {
         **SAMPLE_REQUEST,
         "department": "x'; drop table sales_data; --\n<b>",
@@ -93,15 +92,11 @@ def test_hostile_or_long_request_values_become_valid_tags_and_stay_whole_in_the_
 
     tagged, unicode_named = _tick(tmp_path).run_requests
 
-    for run in (tagged, unicode_named):
-        for key, value in _adhoc_tags(run).items():
-            assert is_valid_strict_tag_value(value), (key, value)
-    tags = _adhoc_tags(tagged)
-    assert tags["adhoc/file"] == "Q3_report_final_.json"
-    assert tags["adhoc/department"] == "x_drop_table_sales_data_--_b_"
-    assert tags["adhoc/product"] == "Cafe_Society_" * 4 + "Cafe_Soc..."
-    assert len(tags["adhoc/product"]) == 63
-    assert _adhoc_tags(unicode_named)["adhoc/file"] == "_.json"
+    assert _adhoc_tags(tagged) == {
+        "adhoc/file": "Q3 report (final).json",
+        **{f"adhoc/{field}": value for field, value in request.items()},
+    }
+    assert _adhoc_tags(unicode_named)["adhoc/file"] == "日本.json"
     assert tagged.run_config["ops"]["adhoc_request"]["config"] == request
 
 
@@ -278,11 +273,11 @@ def test_a_run_from_a_request_file_shows_the_request_in_its_tags_and_metadata(
         resources={"duckdb": DuckDBResource(database=str(database))},
     )
 
-    assert result.dagster_run.tags["adhoc/file"] == "march_on.json"
+    assert result.dagster_run.tags["adhoc/file"] == "march on.json"
     assert result.dagster_run.tags["adhoc/start_date"] == "2024-03-01"
     metadata = _metadata(result)
     assert {key: metadata[key] for key in request} == request
-    assert metadata["request_file"] == "march_on.json"
+    assert metadata["request_file"] == "march on.json"
 
 
 def test_a_department_or_product_not_in_the_data_fails_naming_it_and_the_nearest(
