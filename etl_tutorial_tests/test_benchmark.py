@@ -97,3 +97,24 @@ def test_a_generation_killed_midway_is_never_taken_for_the_data(monkeypatch, tmp
     with (folder / "sales_data.csv").open() as f:
         assert sum(1 for _ in f) == 1 + 500
     assert sorted(path.name for path in tmp_path.iterdir()) == ["sales_500"]
+
+
+@pytest.mark.parametrize(
+    ("runs", "dequeue_interval", "floor"),
+    [
+        # One run: picked up by one evaluation, completed by the next, 30 s later.
+        (1, 5, 30),
+        # Two runs, one per asset: the second leaves the queue 5 s after the first.
+        (2, 5, 30),
+        # The seventh run leaves the queue 30 s after the first, with the second evaluation:
+        # only the third can see it finished.
+        (7, 5, 60),
+        # 38 runs, one per partition: the last leaves the queue 185 s after the first; the
+        # seventh evaluation after the first (210 s) is the first that can see it finished.
+        (38, 5, 210),
+        (38, 1, 60),
+    ],
+)
+def test_the_daemon_floor_counts_whole_backfill_daemon_intervals(runs, dequeue_interval, floor):
+    assert bench.BACKFILL_DAEMON_INTERVAL == 30
+    assert bench.daemon_floor(runs, dequeue_interval, runs_per_dequeue=1) == floor
