@@ -1,15 +1,19 @@
-"""`make bench`: the pipeline against its plain-DuckDB floor, and backfills as one run per asset
-against one run per partition under `dagster dev`, side by side in one run.
+"""`make bench`: this project's pipeline against its plain-DuckDB floor at each size; under
+`dagster dev`, its executor against Dagster's default and its backfills (one run per asset)
+against one run per partition, beside the floor that Dagster's daemons set. One run, side by side.
 
     python -m benchmarks.bench [--sizes 1000000 10000000] [--repeat 3] [--backfill-rows 1000000]
+        [--dequeue-intervals 5 1]
 
 Prints markdown tables (medians) and writes them to benchmarks/latest.md.
 """
 
 import argparse
 import json
+import math
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -17,61 +21,111 @@ import tempfile
 import time
 from pathlib import Path
 
+import dagster as dg
+
+# The backfill daemon's interval: a constant of Dagster's (dagster/_daemon/controller.py:39),
+# which execute_backfill_iteration_loop sleeps between evaluations (_daemon/backfill.py:110).
+# No dagster.yaml setting changes it in 1.13; imported so the floor follows the installed Dagster.
+from dagster._daemon.controller import DEFAULT_DAEMON_INTERVAL_SECONDS as BACKFILL_DAEMON_INTERVAL
+
 from etl_tutorial import sample_data
+from etl_tutorial.sources import PROJECT_DIR
 from harness.dagster_dev import dagster_dev
 
 HERE = Path(__file__).parent
 DATA = HERE / ".data"
+# The largest size measured: 100M rows are about 5.7 GB of CSV (see README, "Benchmark").
+MAX_ROWS = 100_000_000
+MILLION = 1_000_000
 UNPARTITIONED = ["products", "sales_reps", "sales_data", "joined_data"]
 PARTITIONED = ["monthly_sales_performance", "product_performance"]
 BACKFILL_MODES = {
-    "one run per asset (this project)": None,
-    "one run per partition (this project's code, pool and default executor)": (
-        "benchmarks.per_partition_definitions"
+    "one run per asset: this project's code, its `duckdb` pool and its `in_process_executor`": (
+        None
     ),
+    "one run per partition: this project's code, its `duckdb` pool and Dagster's default "
+    "multiprocess executor": "benchmarks.per_partition_definitions",
 }
 EXECUTOR_MODES = {
-    "one process per step (Dagster's default multiprocess executor)": (
-        "benchmarks.multiprocess_definitions"
-    ),
-    "in the run's process (this project's in_process_executor)": None,
+    "one process per step: this project's code and `duckdb` pool on Dagster's default "
+    "multiprocess executor": "benchmarks.multiprocess_definitions",
+    "every step in the run's own process: this project's code and `duckdb` pool on its "
+    "`in_process_executor`": None,
 }
+# Dagster's default for run_queue's dequeue_interval_seconds
+# (dagster/_core/run_coordinator/queued_run_coordinator.py:122).
+DEFAULT_DEQUEUE_INTERVAL = 5
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 MIB = 1024 * 1024
 
 
 def sales_csvs(rows: int) -> Path:
+    """The CSVs of `rows` sales rows, generated once and kept in benchmarks/.data/.
+
+    They are generated into a temporary folder and renamed into place only when complete: a
+    generation killed midway leaves a partial folder that the next one replaces, never a
+    half-written file that a later run takes for the data."""
     folder = DATA / f"sales_{rows}"
-    if not (folder / "sales_data.csv").exists():
-        print(f"generating {rows:,} sales rows into {folder}", file=sys.stderr)
-        sample_data.generate(folder, rows)
+    if folder.exists():
+        return folder
+    partial = DATA / f".sales_{rows}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    print(f"generating {rows:,} sales rows into {folder}", file=sys.stderr)
+    start = time.monotonic()
+    sample_data.generate(partial, rows)
+    partial.rename(folder)
+    size = sum(f.stat().st_size for f in folder.iterdir())
+    print(
+        f"generated {rows:,} sales rows in {time.monotonic() - start:.0f} s, {size / MIB:,.0f} MiB",
+        file=sys.stderr,
+    )
     return folder
 
 
-def run_workload(workload: str, csv_dir: Path) -> tuple[dict[str, float], int]:
-    """Runs one workload in a fresh process; returns its timings and its peak RSS in bytes."""
-    with tempfile.TemporaryDirectory() as tmp:
+def run_workload(workload: str, csv_dir: Path, database: Path) -> tuple[dict[str, float], int]:
+    """Runs one workload in a fresh process, writing `database`; returns its timings and its
+    peak RSS in bytes. Its log goes beside the database, and its end into the error if it fails."""
+    log = database.with_suffix(".log")
+    with log.open("w") as log_file:
         child = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.workloads", workload, str(csv_dir)]
-            + [f"{tmp}/bench.duckdb"],
+            [sys.executable, "-m", "benchmarks.workloads", workload, str(csv_dir), str(database)],
+            cwd=PROJECT_DIR,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=log_file,
             text=True,
         )
         output = child.stdout.read()
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
-        raise RuntimeError(f"{workload} failed with exit code {child.returncode}")
+        raise RuntimeError(
+            f"{workload} failed with exit code {child.returncode}:\n{log.read_text()[-3000:]}"
+        )
     return json.loads(output.splitlines()[-1]), usage.ru_maxrss * 1024
 
 
-def pipeline_rows(sizes: list[int], repeat: int) -> list[str]:
-    lines = [
-        "| sales rows | pipeline in-process (s) | plain DuckDB (s) | ratio "
-        "| of which checks (s) | peak RSS pipeline / plain (MiB) | rebuild joined_data (s) "
-        "| one month (s) | one month / rebuild |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+def pipeline_tables(sizes: list[int], repeat: int) -> list[str]:
+    """Per size: the pipeline against its plain-DuckDB floor, and where the pipeline's time goes."""
+    scale = [
+        "The pipeline against its plain-DuckDB floor, each in a fresh process "
+        f"(medians of {repeat}). Pipeline: this project's code, every asset and blocking "
+        "check, in-process with `dg.materialize`, each partitioned asset as one run of all its "
+        "partitions. Floor: the same SQL straight into DuckDB, no Dagster, no checks, no staged "
+        "writes.",
+        "",
+        "| sales rows | pipeline (s) | plain-DuckDB floor (s) | pipeline / floor "
+        "| pipeline peak RSS (MiB) | floor peak RSS (MiB) "
+        "| pipeline (s per million rows) | floor (s per million rows) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    parts = [
+        "Where the pipeline's time goes, in the same runs: its blocking checks run again on the "
+        "published tables, and the step times of a rebuild of `joined_data` and of one monthly "
+        "partition of `monthly_sales_performance`.",
+        "",
+        "| sales rows | blocking checks (s) | rebuild joined_data (s) | one month (s) "
+        "| one month / rebuild |",
+        "|---:|---:|---:|---:|---:|",
     ]
     for rows in sizes:
         csv_dir = sales_csvs(rows)
@@ -79,19 +133,24 @@ def pipeline_rows(sizes: list[int], repeat: int) -> list[str]:
         for i in range(repeat):
             # Alternate the two, so that a noisy moment on the machine hits both alike.
             for workload in ("pipeline", "floor"):
-                timings, peak = run_workload(workload, csv_dir)
+                with tempfile.TemporaryDirectory() as tmp:
+                    timings, peak = run_workload(workload, csv_dir, Path(tmp) / "bench.duckdb")
                 for name, seconds in {**timings, f"{workload}_rss": peak}.items():
                     samples.setdefault(name, []).append(seconds)
                 print(f"{rows:,} rows, {workload} #{i + 1}: {timings}", file=sys.stderr)
         m = {name: statistics.median(values) for name, values in samples.items()}
-        lines.append(
+        millions = rows / MILLION
+        scale.append(
             f"| {rows:,} | {m['pipeline']:.2f} | {m['floor']:.2f} "
-            f"| {m['pipeline'] / m['floor']:.2f}x | {m['checks']:.2f} "
-            f"| {m['pipeline_rss'] / MIB:.0f} / {m['floor_rss'] / MIB:.0f} "
-            f"| {m['joined_data_step']:.2f} | {m['one_month_step']:.3f} "
-            f"| {m['one_month_step'] / m['joined_data_step']:.1%} |"
+            f"| {m['pipeline'] / m['floor']:.2f}x "
+            f"| {m['pipeline_rss'] / MIB:,.0f} | {m['floor_rss'] / MIB:,.0f} "
+            f"| {m['pipeline'] / millions:.2f} | {m['floor'] / millions:.2f} |"
         )
-    return lines
+        parts.append(
+            f"| {rows:,} | {m['checks']:.2f} | {m['joined_data_step']:.2f} "
+            f"| {m['one_month_step']:.3f} | {m['one_month_step'] / m['joined_data_step']:.1%} |"
+        )
+    return scale + [""] + parts
 
 
 def _cpu_seconds(pid: int, children_only: bool = False) -> float:
@@ -134,10 +193,52 @@ def cpu_of(dev_pid: int) -> tuple[float, float]:
     return runs, sum(_cpu_seconds(pid) for pid in session)
 
 
-def backfill_once(module: str | None, csv_dir: Path) -> dict[str, float]:
+def daemon_floor(runs: int, dequeue_interval: float, runs_per_dequeue: int | None) -> float:
+    """The least wall time Dagster's daemons allow a backfill of `runs` runs, from its launch to
+    its completion, were every run to take no time at all: waiting, not work.
+
+    B is the backfill daemon's interval (30 s), D the run queue's (run_queue's
+    dequeue_interval_seconds, 5 s by default), k the runs of the `duckdb` pool that one wake
+    of the queue can launch. R runs take at least
+        floor = B * (floor(D * (ceil(R / k) - 1) / B) + 1)
+    - The backfill daemon's first evaluation after the launch submits every run to the queue:
+      both assets' partitions are roots of the backfill, requested at once
+      (dagster/_core/execution/asset_backfill.py:1611). The backfill is marked complete only
+      by an evaluation that finds every run finished (asset_backfill.py:1146-1157), a later
+      one; evaluations start B apart (_daemon/backfill.py:110).
+    - The queue wakes every D s (_daemon/controller.py:363-364). Every run's first step is in
+      the `duckdb` pool, so a run is held while the pool's slots are taken by runs launched
+      in the same wake or still starting (_core/op_concurrency_limits_counter.py:162-182,
+      204-233, 285): one wake launches at most k = the pool's limit (1 here) plus its
+      op_granularity_run_buffer of them. The last of R runs leaves the queue no sooner than
+      D * (ceil(R / k) - 1) after the first.
+    - The backfill ends at the first evaluation after that.
+    The first evaluation itself comes 0 to B s after the launch (B / 2 on average); the floor
+    counts it as 0, so it is a lower bound.
+    """
+    waves = math.ceil(runs / runs_per_dequeue) if runs_per_dequeue else 1
+    last_dequeue = dequeue_interval * (waves - 1)
+    return BACKFILL_DAEMON_INTERVAL * (math.floor(last_dequeue / BACKFILL_DAEMON_INTERVAL) + 1)
+
+
+def run_queue_cadence(home: Path) -> tuple[int, int | None]:
+    """(seconds between the run queue's wakes, runs of the `duckdb` pool one wake can launch,
+    None for no limit), as the Dagster instance in `home` reads its dagster.yaml."""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        pools = instance.get_concurrency_config().pool_config
+        per_wake = pools.default_pool_limit
+        if per_wake is not None:
+            per_wake += pools.op_granularity_run_buffer or 0
+        return instance.run_coordinator.dequeue_interval_seconds, per_wake
+
+
+def backfill_once(module: str | None, csv_dir: Path, dequeue_interval: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        with dagster_dev(home, home / "bench.duckdb", csv_dir, module=module) as server:
+        settings = {"run_queue": {"dequeue_interval_seconds": dequeue_interval}}
+        with dagster_dev(
+            home, home / "bench.duckdb", csv_dir, module=module, instance_settings=settings
+        ) as server:
             if module is None:
                 # Automation would refresh partitions on its own and add runs to the
                 # measurement; the per-partition location leaves Dagster's default sensor off.
@@ -148,48 +249,66 @@ def backfill_once(module: str | None, csv_dir: Path) -> dict[str, float]:
             backfill = server.wait_for_backfill(server.launch_backfill(PARTITIONED), timeout=1800)
             wall = time.monotonic() - start
             runs_after, total_after = cpu_of(server.process.pid)
+            interval, per_wake = run_queue_cadence(home)
     if backfill["status"] != "COMPLETED_SUCCESS":
         raise RuntimeError(f"backfill ended {backfill['status']}")
+    if interval != dequeue_interval:
+        raise RuntimeError(f"the run queue woke every {interval} s, not {dequeue_interval} s")
+    runs = len(backfill["runs"])
     return {
-        "runs": len(backfill["runs"]),
+        "runs": runs,
         "wall": wall,
+        "floor": daemon_floor(runs, interval, per_wake),
         "run_cpu": runs_after - runs_before,
         "all_cpu": total_after - total_before,
     }
 
 
-def backfill_rows(rows: int, repeat: int) -> list[str]:
+def backfill_rows(rows: int, repeat: int, dequeue_intervals: list[int]) -> list[str]:
     csv_dir = sales_csvs(rows)
-    samples: dict[str, dict[str, list[float]]] = {mode: {} for mode in BACKFILL_MODES}
+    variants = [(interval, mode) for interval in dequeue_intervals for mode in BACKFILL_MODES]
+    samples: dict[tuple[int, str], dict[str, list[float]]] = {v: {} for v in variants}
     for i in range(repeat):
-        for mode, module in BACKFILL_MODES.items():
-            result = backfill_once(module, csv_dir)
-            print(f"backfill, {mode} #{i + 1}: {result}", file=sys.stderr)
+        for interval, mode in variants:
+            result = backfill_once(BACKFILL_MODES[mode], csv_dir, interval)
+            print(
+                f"backfill, {mode}, run queue every {interval} s #{i + 1}: {result}",
+                file=sys.stderr,
+            )
             for name, value in result.items():
-                samples[mode].setdefault(name, []).append(value)
+                samples[interval, mode].setdefault(name, []).append(value)
     m = {
-        mode: {name: statistics.median(values) for name, values in by_name.items()}
-        for mode, by_name in samples.items()
+        variant: {name: statistics.median(values) for name, values in by_name.items()}
+        for variant, by_name in samples.items()
     }
-    ours, theirs = (m[mode] for mode in BACKFILL_MODES)
     lines = [
         f"Backfill of every partition of both partitioned assets, {rows:,} sales rows, "
         "under `dagster dev`, from launch to the end of the last run "
-        f"(medians of {repeat}):",
+        f"(medians of {repeat}). The daemon floor is the least wall time Dagster's daemons "
+        f"allow with runs that take no time: the backfill daemon wakes every "
+        f"{BACKFILL_DAEMON_INTERVAL} s, the run queue as given (`run_queue: "
+        "dequeue_interval_seconds` in the instance's dagster.yaml; "
+        f"{DEFAULT_DEQUEUE_INTERVAL} s is Dagster's default) and launches one run of the "
+        "`duckdb` pool per wake (`daemon_floor` in benchmarks/bench.py).",
         "",
-        "| backfill | runs | wall (s) | CPU of run processes (s) | CPU of all dagster dev (s) |",
-        "|---|---:|---:|---:|---:|",
+        "| backfill | run queue wakes every (s) | runs | wall (s) | daemon floor (s) "
+        "| wall above the floor (s) | CPU of run processes (s) | CPU of all dagster dev (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for mode, r in m.items():
+    for interval in dequeue_intervals:
+        ours, theirs = (m[interval, mode] for mode in BACKFILL_MODES)
+        for mode in BACKFILL_MODES:
+            r = m[interval, mode]
+            lines.append(
+                f"| {mode} | {interval} | {r['runs']:.0f} | {r['wall']:.1f} | {r['floor']:.0f} "
+                f"| {r['wall'] - r['floor']:.1f} | {r['run_cpu']:.1f} | {r['all_cpu']:.1f} |"
+            )
         lines.append(
-            f"| {mode} | {r['runs']:.0f} | {r['wall']:.1f} | {r['run_cpu']:.1f} "
-            f"| {r['all_cpu']:.1f} |"
+            f"| ratio, one run per partition / one run per asset | {interval} | "
+            f"| {theirs['wall'] / ours['wall']:.1f}x | {theirs['floor'] / ours['floor']:.1f}x "
+            f"| | {theirs['run_cpu'] / ours['run_cpu']:.1f}x "
+            f"| {theirs['all_cpu'] / ours['all_cpu']:.1f}x |"
         )
-    lines.append(
-        f"| ratio | | {theirs['wall'] / ours['wall']:.1f}x "
-        f"| {theirs['run_cpu'] / ours['run_cpu']:.1f}x "
-        f"| {theirs['all_cpu'] / ours['all_cpu']:.1f}x |"
-    )
     return lines
 
 
@@ -229,7 +348,8 @@ def executor_rows(rows: int, repeat: int) -> list[str]:
     ]
     lines += [f"| {mode} | {r['duration']:.2f} | {r['run_cpu']:.1f} |" for mode, r in m.items()]
     lines.append(
-        f"| ratio | {default['duration'] / ours['duration']:.1f}x "
+        "| ratio, one process per step / every step in the run's process "
+        f"| {default['duration'] / ours['duration']:.1f}x "
         f"| {default['run_cpu'] / ours['run_cpu']:.1f}x |"
     )
     return lines
@@ -251,21 +371,46 @@ def machine() -> str:
     )
 
 
+def sales_rows(text: str) -> int:
+    rows = int(text)
+    if not 1 <= rows <= MAX_ROWS:
+        raise argparse.ArgumentTypeError(f"{rows:,}: sizes go from 1 to {MAX_ROWS:,} sales rows")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument(
+        "--sizes",
+        type=sales_rows,
+        nargs="+",
+        default=[1_000_000, 10_000_000],
+        help=f"sales rows, up to {MAX_ROWS:,}; each size's CSVs are generated once",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each, medians reported")
-    parser.add_argument("--backfill-rows", type=int, default=1_000_000)
+    parser.add_argument("--backfill-rows", type=sales_rows, default=1_000_000)
     parser.add_argument("--backfill-repeat", type=int, default=1)
+    parser.add_argument(
+        "--dequeue-intervals",
+        type=int,
+        nargs="+",
+        default=[DEFAULT_DEQUEUE_INTERVAL, 1],
+        help="run queue intervals (s) to backfill with, each written into the instance's "
+        "dagster.yaml as run_queue: dequeue_interval_seconds",
+    )
     parser.add_argument("--executor-repeat", type=int, default=5)
+    parser.add_argument("--skip-executor", action="store_true", help="skip the executor runs")
     parser.add_argument("--skip-backfill", action="store_true", help="skip dagster dev runs")
     args = parser.parse_args()
 
-    lines = [f"Machine: {machine()}. Medians of {args.repeat} runs.", ""]
-    lines += pipeline_rows(args.sizes, args.repeat)
+    lines = [f"Machine: {machine()}.", ""]
+    lines += pipeline_tables(args.sizes, args.repeat)
     if not args.skip_backfill:
-        lines += [""] + executor_rows(args.backfill_rows, args.executor_repeat)
-        lines += [""] + backfill_rows(args.backfill_rows, args.backfill_repeat)
+        if not args.skip_executor:
+            lines += [""] + executor_rows(args.backfill_rows, args.executor_repeat)
+        lines += [""] + backfill_rows(
+            args.backfill_rows, args.backfill_repeat, args.dequeue_intervals
+        )
     report = "\n".join(lines) + "\n"
     (HERE / "latest.md").write_text(report)
     print(report)

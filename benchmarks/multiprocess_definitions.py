@@ -1,12 +1,13 @@
-"""The same assets on Dagster's default executor, one process per step: the baseline the
-benchmark compares the project's in-process executor against."""
+"""This project's code location on Dagster's default executor, one process per step: its
+assets, resources and `duckdb` pool unchanged. The baseline the benchmark compares the
+project's in-process executor against."""
 
 import dagster as dg
 
-from etl_tutorial import definitions as tutorial
+from etl_tutorial import definitions as project
 
 defs = dg.Definitions(
-    assets=tutorial.defs.assets,
-    resources=tutorial.defs.resources,
+    assets=project.defs.assets,
+    resources=project.defs.resources,
     executor=dg.multiprocess_executor,
 )

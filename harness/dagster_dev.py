@@ -11,10 +11,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from etl_tutorial.sources import PROJECT_DIR
 
@@ -221,14 +223,22 @@ def dagster_dev(
     csv_dir: Path,
     *,
     module: str | None = None,
+    instance_settings: Mapping[str, Mapping] | None = None,
     timeout: float = 120,
 ) -> Iterator[DagsterDev]:
     """Starts `dagster dev` (webserver and daemon) on a free loopback port with its own
     DAGSTER_HOME holding the project's dagster.yaml, and always stops its whole process group.
 
-    It loads workspace.yaml, or `module` if one is given."""
+    It loads workspace.yaml, or `module` if one is given. `instance_settings` replace or add
+    top-level sections of that dagster.yaml (`{"run_queue": {"dequeue_interval_seconds": 1}}`)
+    in this instance only."""
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(PROJECT_DIR / ".dagster" / "dagster.yaml", home / "dagster.yaml")
+    if instance_settings:
+        settings = yaml.safe_load((PROJECT_DIR / ".dagster" / "dagster.yaml").read_text())
+        settings.update(instance_settings)
+        (home / "dagster.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    else:
+        shutil.copy(PROJECT_DIR / ".dagster" / "dagster.yaml", home / "dagster.yaml")
     port = free_port()
     env = {
         **os.environ,
