@@ -2,6 +2,8 @@
 as PNG charts that show in Dagster's UI and are written to a folder, with the numbers behind
 each chart."""
 
+from __future__ import annotations
+
 import base64
 import io
 import math
@@ -9,14 +11,18 @@ import os
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from etl_tutorial import queries
 from etl_tutorial.tables import markdown_table
+
+# matplotlib is imported where a chart is drawn: importing it takes more than half a second,
+# which every run process (an observation each minute) would otherwise pay.
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Both charts are drawn from these tables; until each has rows there is nothing to draw.
 CHARTED_TABLES = ("monthly_sales_performance", "product_performance")
@@ -71,7 +77,7 @@ def _chart(
     }
 
 
-def _dollars(value: float, _position: int) -> str:
+def dollars(value: float, _position: int | None = None) -> str:
     """An axis label with three significant digits at most: $950, $2.5k, $240k, $1.2M."""
     for size, suffix in ((1e6, "M"), (1e3, "k")):
         if abs(value) >= size:
@@ -79,16 +85,15 @@ def _dollars(value: float, _position: int) -> str:
     return f"${value:.3g}"
 
 
-MONEY = FuncFormatter(_dollars)
-
-
 def per_month(rows: Sequence[tuple[str, Decimal]]) -> Figure:
     """A bar per month ('YYYY-MM', revenue), oldest first."""
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(10, 4), dpi=DPI, layout="constrained")
     axes = figure.subplots()
     axes.bar([month for month, _ in rows], [float(revenue) for _, revenue in rows])
     axes.set_title("Revenue per month")
-    axes.yaxis.set_major_formatter(MONEY)
+    axes.yaxis.set_major_formatter(dollars)
     axes.tick_params(axis="x", labelrotation=90, labelsize=8)
     axes.grid(axis="y", alpha=0.3)
     return figure
@@ -97,6 +102,9 @@ def per_month(rows: Sequence[tuple[str, Decimal]]) -> Figure:
 def per_product(rows: Sequence[tuple[str, str, Decimal]]) -> Figure:
     """One panel per category, a bar per product (category, product, revenue) in the order of
     `rows`, the first on top."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     categories = list(dict.fromkeys(category for category, _, _ in rows))
     columns = 2 if len(categories) > 1 else 1
     figure = Figure(
@@ -114,7 +122,7 @@ def per_product(rows: Sequence[tuple[str, str, Decimal]]) -> Figure:
             color="tab:cyan",
         )
         axes.set_title(category)
-        axes.xaxis.set_major_formatter(MONEY)
+        axes.xaxis.set_major_formatter(dollars)
         axes.xaxis.set_major_locator(MaxNLocator(5))
         axes.tick_params(axis="y", labelsize=8)
         axes.grid(axis="x", alpha=0.3)

@@ -4,16 +4,15 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from dagster_duckdb import DuckDBResource
 
-from etl_tutorial.overview import ChartFolder
-from etl_tutorial.sources import DATA_DIR, CsvFolder
+from etl_tutorial.sources import DATA_DIR
 from etl_tutorial_tests.helpers import (
     ALL_ASSETS,
     ALL_CATEGORIES,
     ALL_MONTHS,
     UNPARTITIONED,
     changed_tables,
+    project_resources,
     snapshot,
 )
 
@@ -36,12 +35,7 @@ def _materializer(database: Path, csv_dir: Path, instance: dg.DagsterInstance):
             run_config=run_config,
             raise_on_error=raise_on_error,
             instance=instance,
-            resources={
-                "duckdb": DuckDBResource(database=str(database)),
-                "csv_folder": CsvFolder(path=str(csv_dir)),
-                # The overview's charts go beside the test's database.
-                "chart_folder": ChartFolder(path=str(database.parent / "charts")),
-            },
+            resources=project_resources(database, csv_dir),
         )
 
     return run

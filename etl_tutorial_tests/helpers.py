@@ -10,7 +10,12 @@ import dagster as dg
 import duckdb
 from markdown_it import MarkdownIt
 
-from etl_tutorial.definitions import defs, monthly_partition, product_category_partition
+from etl_tutorial.definitions import (
+    defs,
+    monthly_partition,
+    product_category_partition,
+    resources,
+)
 from harness.dagster_dev import DagsterDev
 
 UNPARTITIONED = ["products", "sales_reps", "sales_data", "joined_data"]
@@ -21,6 +26,18 @@ MONTHS = monthly_partition.get_partition_keys()
 CATEGORIES = product_category_partition.get_partition_keys()
 ALL_MONTHS = (MONTHS[0], MONTHS[-1])
 ALL_CATEGORIES = (CATEGORIES[0], CATEGORIES[-1])
+
+
+def project_resources(database: Path, csv_dir: Path) -> dict[str, dg.ConfigurableResource]:
+    """The resources `defs` builds from its environment variables (DuckDB's settings
+    included), pointed at a test's own database and CSVs; charts go beside the database."""
+    return resources(
+        {
+            "DUCKDB_DATABASE": str(database),
+            "SALES_CSV_DIR": str(csv_dir),
+            "SALES_CHART_DIR": str(Path(database).parent / "charts"),
+        }
+    )
 
 
 def rewrite_csv(path: Path, edit) -> None:

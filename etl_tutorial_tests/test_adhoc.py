@@ -7,13 +7,12 @@ from datetime import date
 
 import dagster as dg
 import pytest
-from dagster_duckdb import DuckDBResource
 
 from etl_tutorial.adhoc import RequestFolder
 from etl_tutorial.definitions import adhoc_request_sensor, defs
 from etl_tutorial.sources import DATA_DIR
 from etl_tutorial_tests import expected
-from etl_tutorial_tests.helpers import markdown_table
+from etl_tutorial_tests.helpers import markdown_table, project_resources
 
 SAMPLE_REQUEST = json.loads((DATA_DIR / "sample_request" / "request.json").read_text())
 
@@ -270,7 +269,7 @@ def test_a_run_from_a_request_file_shows_the_request_in_its_tags_and_metadata(
         run_config=run.run_config,
         tags=run.tags,
         instance=instance,
-        resources={"duckdb": DuckDBResource(database=str(database))},
+        resources=project_resources(database, DATA_DIR),
     )
 
     assert result.dagster_run.tags["adhoc/file"] == "march on.json"

@@ -9,17 +9,16 @@ import duckdb
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
-from dagster_duckdb import DuckDBResource
 
 from etl_tutorial.definitions import automation_sensor, defs, weekly_update_schedule
-from etl_tutorial.overview import ChartFolder
-from etl_tutorial.sources import CsvFolder, observe_csv
+from etl_tutorial.sources import observe_csv
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import (
     ALL_ASSETS,
     CATEGORIES,
     MONTHS,
     UNPARTITIONED,
+    project_resources,
     rewrite_csv,
     step_failure,
 )
@@ -68,11 +67,7 @@ class Automation:
 
     def __init__(self, database, csv_dir):
         self.instance = dg.DagsterInstance.ephemeral()
-        self.resources = {
-            "duckdb": DuckDBResource(database=str(database)),
-            "csv_folder": CsvFolder(path=str(csv_dir)),
-            "chart_folder": ChartFolder(path=str(database.parent / "charts")),
-        }
+        self.resources = project_resources(database, csv_dir)
         self.cursor = None
         self.clock = datetime.now(timezone.utc).replace(second=0, microsecond=0)
 

@@ -7,15 +7,19 @@ import filecmp
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
-from etl_tutorial.sources import CSV_COLUMNS, DATA_DIR
+from etl_tutorial import sample_data
+from etl_tutorial.definitions import SALES_CHECKS
+from etl_tutorial.sources import CSV_COLUMNS, DATA_DIR, load_csv
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import (
     PARTITIONED,
     UNPARTITIONED,
     check_evaluation,
     materialized,
+    project_resources,
     rewrite_csv,
     snapshot,
     step_failure,
@@ -426,3 +430,30 @@ def test_quotes_commas_newlines_and_non_ascii_in_names_load_exactly(csv_dir, mat
     assert names == list(expected.read_csv(csv_dir, "products")["product_name"])
     assert names[:4] == awkward
     assert query("select count(*) from joined_data where product_name = ?", [awkward[1]])
+
+
+def test_a_large_file_names_its_offending_rows_by_their_place_in_the_file(tmp_path):
+    """DuckDB loads a large file in parallel and, as configured, does not keep the file's
+    order; examples of a failed check must still name rows where a reader finds them."""
+    csv_dir = sample_data.generate(tmp_path / "csv", rows=1_000_000)
+    with (csv_dir / "sales_data.csv").open(encoding="utf-8") as f:
+        lines = f.readlines()
+    # Data rows 400,001 and 900,001 lose their order_id, and row 950,001 its quantity.
+    for row, column in [(400_001, 0), (900_001, 0), (950_001, 5)]:
+        fields = lines[row].split(",")
+        fields[column] = ""
+        lines[row] = ",".join(fields)
+    (csv_dir / "sales_data.csv").write_text("".join(lines), encoding="utf-8")
+    quantity_missing = int(lines[950_001].split(",")[0])
+    found = project_resources(tmp_path / "large.duckdb", csv_dir)
+
+    with pytest.raises(dg.Failure) as failure:
+        list(load_csv("sales_data", found["duckdb"], found["csv_folder"], SALES_CHECKS))
+
+    assert (
+        "order_id_not_null: rows without order id: 2; first order_id: row 400001, row 900001"
+        in (failure.value.description)
+    )
+    assert f"quantity_not_null: rows without quantity: 1; first order_id: {quantity_missing}" in (
+        failure.value.description
+    )

@@ -14,14 +14,13 @@ from decimal import Decimal
 import dagster as dg
 import duckdb
 import pytest
-from dagster_duckdb import DuckDBResource
 
 from etl_tutorial import queries
 from etl_tutorial.definitions import PRODUCT_CHECKS
-from etl_tutorial.sources import DATA_DIR, CsvFolder, load_csv
+from etl_tutorial.sources import DATA_DIR, load_csv
 from etl_tutorial.tables import rewrite_partitions, table_metadata
 from etl_tutorial_tests import expected
-from etl_tutorial_tests.helpers import rewrite_csv, snapshot
+from etl_tutorial_tests.helpers import project_resources, rewrite_csv, snapshot
 
 HOSTILE = "x'; drop table sales_data; --"
 
@@ -86,8 +85,7 @@ def test_csv_folder_with_quotes_and_semicolons_in_its_name_loads_as_data(
     events = list(
         load_csv(
             "products",
-            DuckDBResource(database=str(database)),
-            CsvFolder(path=str(hostile_dir)),
+            *_duckdb_and_csv_folder(database, hostile_dir),
             PRODUCT_CHECKS,
         )
     )
@@ -99,6 +97,11 @@ def test_csv_folder_with_quotes_and_semicolons_in_its_name_loads_as_data(
     assert snapshot(database)["products"] == products
 
 
+def _duckdb_and_csv_folder(database, csv_dir):
+    found = project_resources(database, csv_dir)
+    return found["duckdb"], found["csv_folder"]
+
+
 def _child(code: str, *args: str, **popen) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code), *args], text=True, **popen
@@ -108,10 +111,8 @@ def _child(code: str, *args: str, **popen) -> subprocess.Popen:
 MATERIALIZE = """
     import sys, warnings
     import dagster as dg
-    from dagster_duckdb import DuckDBResource
     from etl_tutorial.definitions import defs
-    from etl_tutorial.overview import ChartFolder
-    from etl_tutorial.sources import CsvFolder
+    from etl_tutorial_tests.helpers import project_resources
 
     warnings.simplefilter("ignore")
     database, csv_dir, asset, partition, wait = sys.argv[1:]
@@ -124,11 +125,7 @@ MATERIALIZE = """
         selection=[asset],
         partition_key=partition or None,
         raise_on_error=False,
-        resources={
-            "duckdb": DuckDBResource(database=database),
-            "csv_folder": CsvFolder(path=csv_dir),
-            "chart_folder": ChartFolder(path=database + ".charts"),
-        },
+        resources=project_resources(database, csv_dir),
     )
     failures = [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
     print("OK" if result.success else "FAILED: " + " ".join(failures))

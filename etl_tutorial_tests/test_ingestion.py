@@ -1,13 +1,13 @@
 import csv
 
 import pytest
-from dagster_duckdb import DuckDBResource
 
 from etl_tutorial.definitions import PRODUCT_CHECKS, SALES_CHECKS, SALES_REP_CHECKS
-from etl_tutorial.sources import CsvFolder, load_csv
+from etl_tutorial.sources import load_csv
 from etl_tutorial_tests.expected import read_csv, rows
 from etl_tutorial_tests.helpers import (
     markdown_table,
+    project_resources,
     rewrite_csv,
 )
 
@@ -108,8 +108,8 @@ def test_valid_csv_as_other_tools_write_it_loads_row_for_row_to_the_cent(
 
     # What each ingestion asset runs (test_each_csv_loads_... runs the assets themselves).
     for table, checks in INGESTION_CHECKS.items():
-        resources = (DuckDBResource(database=str(database)), CsvFolder(path=str(csv_dir)))
-        *_, materialization = load_csv(table, *resources, checks)
+        found = project_resources(database, csv_dir)
+        *_, materialization = load_csv(table, found["duckdb"], found["csv_folder"], checks)
         assert materialization.metadata["dagster/row_count"] > 0
 
     for table in INGESTION_CHECKS:

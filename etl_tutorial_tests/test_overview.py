@@ -151,4 +151,4 @@ def test_the_product_chart_has_a_panel_per_category_with_its_products_largest_on
     [(0, "$0"), (950, "$950"), (2_500, "$2.5k"), (240_000, "$240k"), (1_250_000, "$1.25M")],
 )
 def test_money_axis_labels_keep_three_significant_digits(value, label):
-    assert overview.MONEY(value, 0) == label
+    assert overview.dollars(value) == label
