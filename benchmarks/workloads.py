@@ -6,6 +6,7 @@ prints one JSON object of timings in seconds.
 """
 
 import json
+import os
 import sys
 import time
 import warnings
@@ -14,13 +15,11 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-from dagster_duckdb import DuckDBResource
 
 from etl_tutorial import definitions, queries
 from etl_tutorial.audits import run_audits
 from etl_tutorial.definitions import defs, monthly_partition, product_category_partition
-from etl_tutorial.overview import ChartFolder
-from etl_tutorial.sources import CSV_COLUMNS, CsvFolder, key_of, read_csv_sql
+from etl_tutorial.sources import CSV_COLUMNS, key_of, read_csv_sql
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
@@ -30,12 +29,15 @@ ONE_MONTH = "2024-06-01"
 def pipeline(csv_dir: str, database: str) -> dict[str, float]:
     """Every asset and check in-process with dg.materialize, each partitioned asset as one
     range run; then a rebuild of joined_data against one monthly partition."""
-    resources = {
-        "duckdb": DuckDBResource(database=database),
-        "csv_folder": CsvFolder(path=csv_dir),
-        # Every asset's resources must be given, the overview's too, though it is not run here.
-        "chart_folder": ChartFolder(path=str(Path(database).parent / "charts")),
-    }
+    # The resources `defs` builds from its environment, DuckDB's settings included.
+    resources = definitions.resources(
+        {
+            **os.environ,
+            "DUCKDB_DATABASE": database,
+            "SALES_CSV_DIR": csv_dir,
+            "SALES_CHART_DIR": str(Path(database).parent / "charts"),
+        }
+    )
     assets = list(defs.assets)
 
     def run(selection, **kwargs) -> dg.ExecuteInProcessResult:
