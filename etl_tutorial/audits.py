@@ -18,9 +18,10 @@ EXAMPLES = 5
 class Audit:
     """One blocking check on a table's rows, named `name` in the UI.
 
-    `count` is an aggregate expression over the table; `offending` is a row predicate, or
-    `examples` a whole query (with `{table}` and `{key}` in it) for audits that are not about
-    single rows. Both are SQL written in this package; values travel in `params`, by name.
+    `count` is an aggregate expression over the table (or a subquery of `{table}`);
+    `offending` is a row predicate, or `examples` a whole query (with `{table}` and `{key}` in
+    it) for audits that are not about single rows. Both are SQL written in this package;
+    values travel in `params`, by name.
     """
 
     name: str
@@ -57,7 +58,12 @@ def unique(column: str, source: str) -> Audit:
         name=f"{column}_is_unique",
         description=f"No two rows of {source} share a {column}.",
         counted=f"repeated_{column}s",
-        count=f"count({column}) - count(distinct {column})",
+        # Rows beyond the first of each key. A grouped count can spill to disk past DuckDB's
+        # memory_limit; count(distinct) in a whole-table aggregate cannot, and fails at 100M.
+        count=(
+            "(select coalesce(sum(rows - 1), 0) from (select count(*) as rows from {table} "  # noqa: S608
+            f"where {column} is not null group by {column} having count(*) > 1))"
+        ),
         examples=_repeated(column),
     )
 
@@ -143,7 +149,7 @@ def _shared_scan(conn: duckdb.DuckDBPyConnection, table: str, audits: Sequence[A
     """(name, count) of each audit, all counted in one scan of `table`."""
     if not audits:
         return iter(())
-    counts = ", ".join(audit.count for audit in audits)
+    counts = ", ".join(audit.count.format(table=table) for audit in audits)
     params = {name: value for audit in audits for name, value in audit.params.items()}
     found = conn.execute(f"select {counts} from {table}", params or None).fetchone()  # noqa: S608
     return zip((audit.name for audit in audits), found, strict=True)
