@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+from dagster_duckdb import DuckDBResource
 
 from etl_tutorial import definitions, queries
 from etl_tutorial.audits import run_audits
@@ -60,7 +61,7 @@ def pipeline(csv_dir: str, database: str) -> dict[str, float]:
     month = run(["monthly_sales_performance"], partition_key=ONE_MONTH)
     return {
         "pipeline": full,
-        "checks": _checks_seconds(database),
+        "checks": _checks_seconds(resources["duckdb"]),
         "joined_data_step": _step_seconds(joined, "joined_data"),
         "one_month_step": _step_seconds(month, "monthly_sales_performance"),
     }
@@ -88,10 +89,10 @@ CHECKS = {
 }
 
 
-def _checks_seconds(database: str) -> float:
+def _checks_seconds(database: DuckDBResource) -> float:
     """The checks' share of the pipeline: every audit and both reconciliations, over every
-    partition, run again on the tables the pipeline published."""
-    with duckdb.connect(database) as conn:
+    partition, run again on the tables the pipeline published, with the pipeline's settings."""
+    with database.get_connection() as conn:
         start = time.perf_counter()
         for table, audits in CHECKS.items():
             key = "order_id" if table == "joined_data" else key_of(table)
