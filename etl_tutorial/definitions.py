@@ -299,14 +299,12 @@ def adhoc_request(
     with connect(duckdb) as conn:
         # A misspelt name fails here; a known one without sales in the dates reports 0 rows.
         require_known_names(conn, config)
-        row_count, result = rows_as_markdown(
-            conn.execute(queries.ADHOC_REQUEST, config.parameters())
-        )
+        rows, result = rows_as_markdown(conn.execute(queries.ADHOC_REQUEST, config.parameters()))
     return dg.MaterializeResult(
         metadata={
             **request_metadata(config, context.run.tags),
-            "summary": config.summary(row_count),
-            "dagster/row_count": row_count,
+            "summary": config.summary(len(rows)),
+            "dagster/row_count": len(rows),
             "result": result,
         }
     )

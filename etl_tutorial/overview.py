@@ -17,7 +17,7 @@ import dagster as dg
 import duckdb
 
 from etl_tutorial import queries
-from etl_tutorial.tables import markdown_table
+from etl_tutorial.tables import rows_as_markdown
 
 # matplotlib is imported where a chart is drawn: importing it takes more than half a second,
 # which every run process (an observation each minute) would otherwise pay.
@@ -62,9 +62,7 @@ def _chart(
 ) -> dict[str, object]:
     """One chart's metadata: the PNG drawn by `draw` from the rows of `sql`, embedded so the UI
     shows it; the rows themselves as a table; and the path of the PNG written to `folder`."""
-    cursor = conn.execute(sql)
-    headers = [column[0] for column in cursor.description]
-    rows = cursor.fetchall()
+    rows, numbers = rows_as_markdown(conn.execute(sql))
     png = _png(draw(rows))
     path = _write(Path(folder.path) / f"{name}.png", png)
     return {
@@ -72,7 +70,7 @@ def _chart(
             f"![{name.replace('_', ' ')}](data:image/png;base64,"
             f"{base64.b64encode(png).decode('ascii')})"
         ),
-        f"{name}_numbers": markdown_table(headers, rows),
+        f"{name}_numbers": numbers,
         f"{name}_file": dg.MetadataValue.path(str(path)),
     }
 

@@ -244,11 +244,11 @@ def column_schema(conn: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema
 
 def rows_as_markdown(
     cursor: duckdb.DuckDBPyConnection,
-) -> tuple[int, dg.MarkdownMetadataValue]:
-    """The number of rows of an executed query, and the rows as a markdown table."""
+) -> tuple[list[tuple], dg.MarkdownMetadataValue]:
+    """The rows of an executed query, and the same rows as a markdown table."""
     headers = [column[0] for column in cursor.description]
     rows = cursor.fetchall()
-    return len(rows), markdown_table(headers, rows)
+    return rows, markdown_table(headers, rows)
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[tuple]) -> dg.MarkdownMetadataValue:
