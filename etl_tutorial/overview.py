@@ -105,12 +105,10 @@ def per_product(rows: Sequence[tuple[str, str, Decimal]]) -> Figure:
 
     categories = list(dict.fromkeys(category for category, _, _ in rows))
     columns = 2 if len(categories) > 1 else 1
-    figure = Figure(
-        figsize=(12, 3.2 * math.ceil(len(categories) / columns)), dpi=DPI, layout="constrained"
-    )
+    lines = math.ceil(len(categories) / columns)
+    figure = Figure(figsize=(12, 3.2 * lines), dpi=DPI, layout="constrained")
     figure.suptitle("Revenue per product, by category")
-    panels = figure.subplots(math.ceil(len(categories) / columns), columns, squeeze=False)
-    panels = panels.flatten()
+    panels = figure.subplots(lines, columns, squeeze=False).flatten()
     for axes, category in zip(panels, categories, strict=False):
         products = [(product, revenue) for name, product, revenue in rows if name == category]
         # barh draws its first bar at the bottom.
