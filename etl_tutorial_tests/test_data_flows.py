@@ -51,12 +51,14 @@ def _product_performance(server: DagsterDev) -> set[tuple] | None:
         return None
 
 
-def _wait_for(condition, what: str, server: DagsterDev) -> float:
-    """Seconds until `condition()` holds; fails after FLOW_TIMEOUT."""
+def _wait_for(condition, what: str, server: DagsterDev) -> tuple[object, float]:
+    """The first truthy value of `condition()` and the seconds it took; fails after
+    FLOW_TIMEOUT. Callers assert on that value, not on a second read: by then a run may
+    hold the database, or have changed it."""
     start = time.monotonic()
     while time.monotonic() - start < FLOW_TIMEOUT:
-        if condition():
-            return time.monotonic() - start
+        if value := condition():
+            return value, time.monotonic() - start
         time.sleep(5)
     pytest.fail(
         f"no {what} after {FLOW_TIMEOUT} s:\n{server.log.read_text()[-3000:]}", pytrace=False
@@ -81,14 +83,14 @@ def test_an_appended_sale_changes_its_category_in_product_performance_by_itself(
         f.write(f"90001,2024-05-10,{product_id},R01,Walk-in Customer,3,99.90\n")
     books = {row for row in expected.product_performance(csv_dir) if row[0] == "Books"}
 
-    waited = _wait_for(
-        lambda: {row for row in _product_performance(server) or () if row[0] == "Books"} == books,
-        "new Books totals in product_performance",
-        server,
-    )
+    def with_new_books() -> set[tuple] | None:
+        rows = _product_performance(server)
+        return rows if {row for row in rows or () if row[0] == "Books"} == books else None
+
+    rows, waited = _wait_for(with_new_books, "new Books totals in product_performance", server)
 
     print(f"the sale reached product_performance after {waited:.0f} s")
-    assert _product_performance(server) == expected.product_performance(csv_dir)
+    assert rows == expected.product_performance(csv_dir)
 
     # Every month and category was rewritten as a backfill of one run per asset.
     def finished() -> dict[str, list] | None:
@@ -98,8 +100,8 @@ def test_an_appended_sale_changes_its_category_in_product_performance_by_itself(
         )
         return runs if done else None
 
-    _wait_for(finished, "successful runs of both partitioned assets", server)
-    for asset, runs in finished().items():
+    runs_by_asset, _ = _wait_for(finished, "successful runs of both partitioned assets", server)
+    for asset, runs in runs_by_asset.items():
         (run,) = runs
         assert "dagster/backfill" in {tag["key"] for tag in run["tags"]}, (asset, run)
 
