@@ -358,8 +358,8 @@ def resources(env: Mapping[str, str]) -> dict[str, dg.ConfigurableResource]:
                 # depends on the order but the examples of a failed check, which reload it.
                 "preserve_insertion_order": False,
                 # Past this, DuckDB spills to a temporary folder beside the database instead
-                # of growing: 100M sales rows build in 1.6 GiB. (At 1GB, in 1.1 GiB, DuckDB
-                # reads joined_data back from the file more often: 2 to 3 s slower at 100M.)
+                # of growing: 100M sales rows build in 1.6 GiB. (At 1GB they peak at 1.1 GiB,
+                # but the partitioned steps take 1.3 to 2.5 s longer.)
                 "memory_limit": env.get("DUCKDB_MEMORY_LIMIT", "1500MB"),
             },
         ),
