@@ -29,7 +29,7 @@ import dagster as dg
 from dagster._daemon.controller import DEFAULT_DAEMON_INTERVAL_SECONDS as BACKFILL_DAEMON_INTERVAL
 
 from etl_tutorial import sample_data
-from etl_tutorial.sources import PROJECT_DIR
+from etl_tutorial.paths import PROJECT_DIR
 from harness.dagster_dev import dagster_dev
 
 HERE = Path(__file__).parent

@@ -19,9 +19,9 @@ from dagster_duckdb import DuckDBResource
 
 from etl_tutorial import definitions, queries
 from etl_tutorial.audits import run_audits
+from etl_tutorial.csv_files import CSV_COLUMNS, key_of, read_csv_sql
 from etl_tutorial.definitions import defs, monthly_partition, product_category_partition
-from etl_tutorial.sources import CSV_COLUMNS, key_of, read_csv_sql
-from etl_tutorial.tables import connect
+from etl_tutorial.publishing import connect
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 

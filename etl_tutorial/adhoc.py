@@ -14,7 +14,8 @@ import duckdb
 from pydantic import ConfigDict, ValidationError, field_validator, model_validator
 
 from etl_tutorial import queries
-from etl_tutorial.sources import DATA_DIR
+from etl_tutorial.metadata import rows_as_markdown
+from etl_tutorial.paths import DATA_DIR
 
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # What "Materialize all" in the UI reports when no request is given: the shipped sample.
@@ -85,6 +86,23 @@ def request_metadata(config: AdhocRequestConfig, run_tags: Mapping[str, str]) ->
     from the UI has none)."""
     request_file = {"request_file": run_tags[FILE_TAG]} if FILE_TAG in run_tags else {}
     return {**config.model_dump(), **request_file}
+
+
+def report(
+    conn: duckdb.DuckDBPyConnection, config: AdhocRequestConfig, run_tags: Mapping[str, str]
+) -> dg.MaterializeResult:
+    """The report for one request: its rows as a table, with the request it answers."""
+    # A misspelt name fails here; a known one without sales in the dates reports 0 rows.
+    require_known_names(conn, config)
+    rows, result = rows_as_markdown(conn.execute(queries.ADHOC_REQUEST, config.parameters()))
+    return dg.MaterializeResult(
+        metadata={
+            **request_metadata(config, run_tags),
+            "summary": config.summary(len(rows)),
+            "dagster/row_count": len(rows),
+            "result": result,
+        }
+    )
 
 
 def require_known_names(conn: duckdb.DuckDBPyConnection, config: AdhocRequestConfig) -> None:
@@ -162,6 +180,17 @@ def scan_requests(folder: Path, cursor: str | None) -> RequestScan:
     skipped = [f"Skipping request file {name}: {problem}" for name, problem in problems.items()]
     skip_reason = "\n".join(skipped) or f"No new or changed request file in {folder}"
     return RequestScan([], skipped, skip_reason, json.dumps(current, sort_keys=True))
+
+
+def request_runs(context: dg.SensorEvaluationContext, folder: Path) -> dg.SensorResult:
+    """What a tick of the request sensor returns: the runs it requests or, with none, its skip
+    reason (the files it skipped, each also logged as a warning)."""
+    scan = scan_requests(folder, context.cursor)
+    for line in scan.skipped:
+        context.log.warning(line)
+    return dg.SensorResult(
+        run_requests=scan.run_requests, skip_reason=scan.skip_reason, cursor=scan.cursor
+    )
 
 
 def _read_object(path: Path) -> dict:

@@ -1,5 +1,6 @@
-"""Dagster's ETL tutorial: sales CSVs into DuckDB, joined, checked, and analysed by month and
-by product category."""
+"""Dagster's ETL tutorial: sales CSVs loaded into DuckDB, joined, checked, and analysed by
+month and by product category. Every table is written, audited, then published: a failed
+blocking check fails the run and leaves the last good rows (etl_tutorial/publishing.py)."""
 
 import os
 from collections.abc import Mapping
@@ -8,55 +9,27 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from etl_tutorial import audits, overview, queries
-from etl_tutorial.adhoc import (
-    AdhocRequestConfig,
-    RequestFolder,
-    request_metadata,
-    require_known_names,
-    scan_requests,
-)
-from etl_tutorial.catalog import declared_here, stored_as
-from etl_tutorial.overview import ChartFolder
-from etl_tutorial.sources import DATA_DIR, CsvFolder, load_csv, observe_csv
-from etl_tutorial.tables import (
-    connect,
-    publish,
-    rewrite_partitions,
-    rows_as_markdown,
-    totals_check,
-)
+from etl_tutorial import adhoc, audits, queries
+from etl_tutorial.csv_files import CsvFolder, load_csv, observe_csv
+from etl_tutorial.overview import ChartFolder, draw_overview
+from etl_tutorial.partitions import monthly_partition, product_category_partition
+from etl_tutorial.paths import DATA_DIR
+from etl_tutorial.publishing import connect, publish, rewrite_partitions, totals_check
 
-# DuckDB lets one process at a time open the file for writing. Everything that opens it is in
-# this pool, and dagster.yaml limits the pool to 1, so runs queue in Dagster instead of
-# retrying on the file lock.
+# DuckDB lets one process at a time write its file. Every asset that opens it is in this pool,
+# which dagster.yaml limits to 1, so runs queue in Dagster instead of failing on the file lock.
 DUCKDB_POOL = "duckdb"
 
-# Every table that people and later assets read is written, audited, then published: its new
-# rows are built beside it, every blocking check below runs on them, and they replace the old
-# rows in one transaction only if all pass. A failed check fails the run, shows on the
-# asset's Checks tab with its count and first offending keys, and leaves the last good rows.
-# The rules that decide where a sale lands come from the partitions definitions themselves,
-# so every sale counts in exactly one month and one category, or the load is refused.
-
-
-# When assets run by themselves (the automation sensor at the end evaluates these)
-
-# The CSVs themselves are in the asset graph as observable sources. Each is observed every
-# minute; its data version is a hash of its content, so a changed file, and only a changed
-# file, makes its table and everything downstream of it load again.
-OBSERVE_EVERY_MINUTE = dg.AutomationCondition.cron_tick_passed("* * * * *")
-
-# An unpartitioned asset refreshes as soon as anything upstream has new data, once every
+# When assets run by themselves (the automation sensor at the end evaluates these): the CSVs are
+# observed every minute, and a table refreshes once something upstream has new data and every
 # blocking check upstream has passed.
-UPSTREAM_CHANGED = (
+EVERY_MINUTE = dg.AutomationCondition.cron_tick_passed("* * * * *")
+WHEN_UPSTREAM_CHANGES = (
     dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
 )
-
-# A partitioned one rewrites every partition, not only the latest month as eager() alone
-# would: a changed sale can be in any month. The sensor turns a request for many partitions
-# into a backfill, which the single-run policy makes one run per asset.
-EVERY_PARTITION_UPSTREAM_CHANGED = (
+# A partitioned table rewrites every partition, not only the latest month as eager() alone
+# would: a changed sale can be in any month.
+EVERY_PARTITION_WHEN_UPSTREAM_CHANGES = (
     dg.AutomationCondition.eager()
     .without(dg.AutomationCondition.in_latest_time_window())
     .with_label("eager, every partition")
@@ -64,56 +37,19 @@ EVERY_PARTITION_UPSTREAM_CHANGED = (
 )
 
 
-# Ingestion
-
-
-def csv_file(table: str) -> dg.SourceAsset:
-    """The CSV `table` is loaded from, as the source asset `<table>_csv`."""
-
-    def observe(csv_folder: CsvFolder) -> dg.ObserveResult:
-        return observe_csv(csv_folder.csv_for(table))
-
-    return dg.observable_source_asset(
-        name=f"{table}_csv",
-        description=f"{table}.csv in the CSV folder, observed every minute.",
-        group_name="ingestion",
-        automation_condition=OBSERVE_EVERY_MINUTE,
-        metadata=declared_here(observe),
-    )(observe)
-
-
-# The three ingestion assets differ only in their CSV and their checks, so one function
-# declares each of them.
-
-
-def csv_table(
-    table: str, csv: dg.SourceAsset, checks: list[audits.Audit], description: str
-) -> dg.AssetsDefinition:
-    """The asset `table`: its CSV loaded, audited by `checks`, then published."""
-
-    @dg.asset(
-        name=table,
-        deps=[csv],
-        description=description,
-        metadata={**stored_as(table), **declared_here()},
-        kinds={"duckdb"},
-        group_name="ingestion",
-        pool=DUCKDB_POOL,
-        check_specs=audits.specs(table, checks),
-        automation_condition=UPSTREAM_CHANGED,
-    )
-    def load(duckdb: DuckDBResource, csv_folder: CsvFolder):
-        yield from load_csv(table, duckdb, csv_folder, checks)
-
-    return load
+# Ingestion: each CSV is an observable source (its data version is a hash of its content), and
+# its table is loaded from it with explicit column types, then audited before it is published.
+@dg.observable_source_asset(
+    description="products.csv in the CSV folder, observed every minute.",
+    group_name="ingestion",
+    automation_condition=EVERY_MINUTE,
+)
+def products_csv(csv_folder: CsvFolder) -> dg.ObserveResult:
+    return observe_csv(csv_folder.csv_for("products"))
 
 
 # The product categories are the partitions of product_performance, so they are also the only
 # categories products.csv may use.
-product_category_partition = dg.StaticPartitionsDefinition(
-    ["Electronics", "Books", "Home and Garden", "Clothing"]
-)
-
 PRODUCT_CHECKS = [
     *audits.not_null("product_id", "category", "price", source="products.csv"),
     audits.unique("product_id", source="products.csv"),
@@ -125,13 +61,28 @@ PRODUCT_CHECKS = [
     ),
 ]
 
-products_csv = csv_file("products")
-products = csv_table(
-    "products",
-    products_csv,
-    PRODUCT_CHECKS,
-    "Product catalogue from products.csv: one row per product.",
+
+@dg.asset(
+    deps=[products_csv],
+    kinds={"duckdb"},
+    group_name="ingestion",
+    pool=DUCKDB_POOL,
+    check_specs=audits.specs("products", PRODUCT_CHECKS),
+    automation_condition=WHEN_UPSTREAM_CHANGES,
+    metadata={"dagster/table_name": "main.products"},
 )
+def products(duckdb: DuckDBResource, csv_folder: CsvFolder):
+    """Product catalogue from products.csv: one row per product."""
+    yield from load_csv("products", duckdb, csv_folder, PRODUCT_CHECKS)
+
+
+@dg.observable_source_asset(
+    description="sales_reps.csv in the CSV folder, observed every minute.",
+    group_name="ingestion",
+    automation_condition=EVERY_MINUTE,
+)
+def sales_reps_csv(csv_folder: CsvFolder) -> dg.ObserveResult:
+    return observe_csv(csv_folder.csv_for("sales_reps"))
 
 
 SALES_REP_CHECKS = [
@@ -139,29 +90,35 @@ SALES_REP_CHECKS = [
     audits.unique("rep_id", source="sales_reps.csv"),
 ]
 
-sales_reps_csv = csv_file("sales_reps")
-sales_reps = csv_table(
-    "sales_reps",
-    sales_reps_csv,
-    SALES_REP_CHECKS,
-    "Sales reps from sales_reps.csv: one row per rep.",
+
+@dg.asset(
+    deps=[sales_reps_csv],
+    kinds={"duckdb"},
+    group_name="ingestion",
+    pool=DUCKDB_POOL,
+    check_specs=audits.specs("sales_reps", SALES_REP_CHECKS),
+    automation_condition=WHEN_UPSTREAM_CHANGES,
+    metadata={"dagster/table_name": "main.sales_reps"},
 )
+def sales_reps(duckdb: DuckDBResource, csv_folder: CsvFolder):
+    """Sales reps from sales_reps.csv: one row per rep."""
+    yield from load_csv("sales_reps", duckdb, csv_folder, SALES_REP_CHECKS)
+
+
+@dg.observable_source_asset(
+    description="sales_data.csv in the CSV folder, observed every minute.",
+    group_name="ingestion",
+    automation_condition=EVERY_MINUTE,
+)
+def sales_data_csv(csv_folder: CsvFolder) -> dg.ObserveResult:
+    return observe_csv(csv_folder.csv_for("sales_data"))
 
 
 # The months are the partitions of monthly_sales_performance: a sale dated before the first
 # one, or after today, would never be counted in any month.
-monthly_partition = dg.MonthlyPartitionsDefinition(start_date="2024-01-01")
-
 SALES_CHECKS = [
-    *audits.not_null(
-        "order_id",
-        "date",
-        "product_id",
-        "rep_id",
-        "quantity",
-        "dollar_amount",
-        source="sales_data.csv",
-    ),
+    *audits.not_null("order_id", "date", "product_id", "rep_id", source="sales_data.csv"),
+    *audits.not_null("quantity", "dollar_amount", source="sales_data.csv"),
     audits.unique("order_id", source="sales_data.csv"),
     audits.row_rule(
         "date_is_in_a_partition",
@@ -178,15 +135,24 @@ SALES_CHECKS = [
     ),
 ]
 
-sales_data_csv = csv_file("sales_data")
-sales_data = csv_table(
-    "sales_data", sales_data_csv, SALES_CHECKS, "Sales from sales_data.csv: one row per order."
+
+@dg.asset(
+    deps=[sales_data_csv],
+    kinds={"duckdb"},
+    group_name="ingestion",
+    pool=DUCKDB_POOL,
+    check_specs=audits.specs("sales_data", SALES_CHECKS),
+    automation_condition=WHEN_UPSTREAM_CHANGES,
+    metadata={"dagster/table_name": "main.sales_data"},
 )
+def sales_data(duckdb: DuckDBResource, csv_folder: CsvFolder):
+    """Sales from sales_data.csv: one row per order."""
+    yield from load_csv("sales_data", duckdb, csv_folder, SALES_CHECKS)
 
 
-# The join and its checks
-
+# The join, and its checks.
 JOINED_DATA_CHECKS = [
+    # The tutorial's missing_dimension_check: runs on the new rows before joined_data is replaced.
     audits.row_rule(
         "missing_dimension_check",
         "Every sale found its rep and its product.",
@@ -203,8 +169,8 @@ JOINED_DATA_CHECKS = [
     group_name="joins",
     pool=DUCKDB_POOL,
     check_specs=audits.specs("joined_data", JOINED_DATA_CHECKS),
-    automation_condition=UPSTREAM_CHANGED,
-    metadata=stored_as("joined_data"),
+    automation_condition=WHEN_UPSTREAM_CHANGES,
+    metadata={"dagster/table_name": "main.joined_data"},
 )
 def joined_data(duckdb: DuckDBResource):
     """Sales left-joined to their rep and product: one row per order."""
@@ -220,25 +186,18 @@ def joined_data(duckdb: DuckDBResource):
         )
 
 
-# Analysis by month
-
-# What both partitioned analysis assets share. A backfill of any number of partitions is
-# one run that rewrites the whole range at once.
-PARTITIONED_ANALYSIS = {
-    "deps": [joined_data],
-    "backfill_policy": dg.BackfillPolicy.single_run(),
-    "automation_condition": EVERY_PARTITION_UPSTREAM_CHANGED,
-    "kinds": {"duckdb"},
-    "group_name": "analysis",
-    "pool": DUCKDB_POOL,
-}
-
-
+# Analysis by month (monthly_partition is in partitions.py). A backfill of any range is one run
+# (single_run) whose write commits only if its totals reconcile with joined_data.
 @dg.asset(
+    deps=[joined_data],
     partitions_def=monthly_partition,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    automation_condition=EVERY_PARTITION_WHEN_UPSTREAM_CHANGES,
+    pool=DUCKDB_POOL,
     check_specs=[totals_check("monthly_sales_performance")],
-    metadata=stored_as("monthly_sales_performance"),
-    **PARTITIONED_ANALYSIS,
+    kinds={"duckdb"},
+    group_name="analysis",
+    metadata={"dagster/table_name": "main.monthly_sales_performance"},
 )
 def monthly_sales_performance(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     """Sales totals from joined_data: one row per month, rep and product."""
@@ -252,14 +211,17 @@ def monthly_sales_performance(context: dg.AssetExecutionContext, duckdb: DuckDBR
         )
 
 
-# Analysis by product category
-
-
+# Analysis by product category (product_category_partition is in partitions.py).
 @dg.asset(
+    deps=[joined_data],
     partitions_def=product_category_partition,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    automation_condition=EVERY_PARTITION_WHEN_UPSTREAM_CHANGES,
+    pool=DUCKDB_POOL,
     check_specs=[totals_check("product_performance")],
-    metadata=stored_as("product_performance"),
-    **PARTITIONED_ANALYSIS,
+    kinds={"duckdb"},
+    group_name="analysis",
+    metadata={"dagster/table_name": "main.product_performance"},
 )
 def product_performance(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
     """Sales totals from joined_data: one row per product category and product."""
@@ -272,42 +234,28 @@ def product_performance(context: dg.AssetExecutionContext, duckdb: DuckDBResourc
         )
 
 
-# The sales overview: what a sales manager looks at first
-
-
+# The sales overview: what a sales manager looks at first.
 @dg.asset(
     deps=[monthly_sales_performance, product_performance],
     kinds={"duckdb", "matplotlib"},
     group_name="analysis",
     pool=DUCKDB_POOL,
-    automation_condition=UPSTREAM_CHANGED,
+    automation_condition=WHEN_UPSTREAM_CHANGES,
 )
 def sales_overview(duckdb: DuckDBResource, chart_folder: ChartFolder) -> dg.MaterializeResult:
     """Revenue per month and per product of each category, as charts and their numbers."""
     with connect(duckdb) as conn:
-        return overview.draw_overview(conn, chart_folder)
+        return draw_overview(conn, chart_folder)
 
 
 # Ad hoc requests: a JSON file dropped into data/requests/ becomes one report run.
-
-
 @dg.asset(deps=[joined_data], kinds={"duckdb"}, group_name="analysis", pool=DUCKDB_POOL)
 def adhoc_request(
-    context: dg.AssetExecutionContext, config: AdhocRequestConfig, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext, config: adhoc.AdhocRequestConfig, duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
     """Sales from joined_data for one request: one row per rep of a department, for a product."""
     with connect(duckdb) as conn:
-        # A misspelt name fails here; a known one without sales in the dates reports 0 rows.
-        require_known_names(conn, config)
-        rows, result = rows_as_markdown(conn.execute(queries.ADHOC_REQUEST, config.parameters()))
-    return dg.MaterializeResult(
-        metadata={
-            **request_metadata(config, context.run.tags),
-            "summary": config.summary(len(rows)),
-            "dagster/row_count": len(rows),
-            "result": result,
-        }
-    )
+        return adhoc.report(conn, config, context.run.tags)
 
 
 adhoc_request_job = dg.define_asset_job("adhoc_request_job", selection=[adhoc_request])
@@ -315,16 +263,10 @@ adhoc_request_job = dg.define_asset_job("adhoc_request_job", selection=[adhoc_re
 
 @dg.sensor(job=adhoc_request_job)
 def adhoc_request_sensor(
-    context: dg.SensorEvaluationContext, request_folder: RequestFolder
+    context: dg.SensorEvaluationContext, request_folder: adhoc.RequestFolder
 ) -> dg.SensorResult:
     """One run of adhoc_request_job per new or changed data/requests/*.json file."""
-    scan = scan_requests(Path(request_folder.path), context.cursor)
-    for line in scan.skipped:
-        context.log.warning(line)
-    # A tick shows the runs it requested or, with none, its skip reason: the skipped files.
-    return dg.SensorResult(
-        run_requests=scan.run_requests, skip_reason=scan.skip_reason, cursor=scan.cursor
-    )
+    return adhoc.request_runs(context, Path(request_folder.path))
 
 
 # Automation
@@ -335,10 +277,8 @@ weekly_update_schedule = dg.ScheduleDefinition(
     cron_schedule="0 0 * * 1",  # Mondays at 00:00
 )
 
-# Evaluates the automation conditions above, the CSVs' observations included. Dagster would
-# create this sensor stopped; it is declared here to be running from the first `dagster dev`.
-# It must target every asset with a condition: Dagster would otherwise add its own, stopped,
-# in place of this one.
+# Evaluates the automation conditions above. Declared here, it runs from the first `dagster dev`
+# (Dagster's own would start stopped); it must target every asset that has a condition.
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "default_automation_condition_sensor",
     target=dg.AssetSelection.all(include_sources=True),
@@ -353,45 +293,30 @@ def resources(env: Mapping[str, str]) -> dict[str, dg.ConfigurableResource]:
         "duckdb": DuckDBResource(
             database=env.get("DUCKDB_DATABASE", str(DATA_DIR / "mydb.duckdb")),
             connection_config={
-                # Rows need not stay in file order: DuckDB then loads and writes in parallel
-                # and checkpoints at once (10M sales rows: 12 s instead of 16 s). Nothing
-                # depends on the order but the examples of a failed check, which reload it.
+                # Rows need not stay in file order, so DuckDB loads and writes in parallel.
                 "preserve_insertion_order": False,
-                # Past this, DuckDB spills to a temporary folder beside the database instead
-                # of growing: 100M sales rows build in 1.6 GiB. (At 1GB they peak at 1.1 GiB,
-                # but the partitioned steps take 1.3 to 2.5 s longer.)
+                # Past this, DuckDB spills to disk instead of growing (benchmarks/README.md).
                 "memory_limit": env.get("DUCKDB_MEMORY_LIMIT", "1500MB"),
             },
         ),
         "csv_folder": CsvFolder(path=env.get("SALES_CSV_DIR", str(DATA_DIR))),
         "chart_folder": ChartFolder(path=env.get("SALES_CHART_DIR", str(DATA_DIR / "charts"))),
-        "request_folder": RequestFolder(
+        "request_folder": adhoc.RequestFolder(
             path=env.get("ADHOC_REQUEST_DIR", str(DATA_DIR / "requests"))
         ),
     }
 
 
 defs = dg.Definitions(
-    # Each asset links to the line its code starts on (a factory-made one also to the line
-    # that declares it), shown in the UI with its definition.
+    # Each asset links to the line its code starts on, shown in the UI with its definition.
     assets=dg.with_source_code_references(
-        [
-            products_csv,
-            products,
-            sales_reps_csv,
-            sales_reps,
-            sales_data_csv,
-            sales_data,
-            joined_data,
-            monthly_sales_performance,
-            product_performance,
-            sales_overview,
-            adhoc_request,
-        ]
+        [products_csv, products, sales_reps_csv, sales_reps, sales_data_csv, sales_data]
+        + [joined_data, monthly_sales_performance, product_performance]
+        + [sales_overview, adhoc_request]
     ),
     jobs=[adhoc_request_job],
-    # Every step opens the one DuckDB file and waits for the pool's one slot, so steps never
-    # run side by side: run them in the run's own process instead of one process each.
+    # Steps never run side by side (the pool's one slot), so they run in the run's own process
+    # rather than paying for a process each.
     executor=dg.in_process_executor,
     schedules=[weekly_update_schedule],
     sensors=[adhoc_request_sensor, automation_sensor],

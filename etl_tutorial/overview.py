@@ -17,7 +17,7 @@ import dagster as dg
 import duckdb
 
 from etl_tutorial import queries
-from etl_tutorial.tables import rows_as_markdown
+from etl_tutorial.metadata import rows_as_markdown
 
 # matplotlib is imported where a chart is drawn: importing it takes more than half a second,
 # which every run process (an observation each minute) would otherwise pay.

@@ -13,18 +13,17 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from etl_tutorial.definitions import product_category_partition
-from etl_tutorial.sources import CSV_COLUMNS
+from etl_tutorial.csv_files import CSV_COLUMNS
+from etl_tutorial.partitions import product_category_partition
 
 DEFAULT_ROWS = 4000
 DEFAULT_SEED = 2024
 SALES_YEAR = 2024
 
-# Per category, in the order of product_category_partition's keys (the one list of categories):
-# a price range in cents, and product names chosen to exercise CSV quoting: apostrophes,
-# accents and commas in quoted fields.
-CATALOGUE = [
-    (
+# Per category (each of product_category_partition's keys): a price range in cents, and
+# product names chosen to exercise CSV quoting: apostrophes, accents and commas in quoted fields.
+CATALOGUE = {
+    "Electronics": (
         (1999, 49999),
         [
             "Noise-Cancelling Headphones",
@@ -37,7 +36,7 @@ CATALOGUE = [
             "Portable Charger, 20000 mAh",
         ],
     ),
-    (
+    "Books": (
         (799, 4999),
         [
             "The Gardener's Year",
@@ -50,7 +49,7 @@ CATALOGUE = [
             "The Long Weekend",
         ],
     ),
-    (
+    "Home and Garden": (
         (999, 29999),
         [
             "Café Table, Oak",
@@ -63,7 +62,7 @@ CATALOGUE = [
             "Compost Bin",
         ],
     ),
-    (
+    "Clothing": (
         (999, 19999),
         [
             "Men's Rain Jacket",
@@ -76,7 +75,7 @@ CATALOGUE = [
             "Sun Hat",
         ],
     ),
-]
+}
 SALES_REPS = [
     ("Seán O'Brien", "Enterprise"),
     ("Zoë Müller", "Enterprise"),
@@ -118,7 +117,13 @@ def generate(out: Path, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> P
 
     products = []
     categories = product_category_partition.get_partition_keys()
-    for category, ((low, high), names) in zip(categories, CATALOGUE, strict=True):
+    if set(categories) != set(CATALOGUE):
+        raise ValueError(
+            f"the catalogue's categories {sorted(CATALOGUE)} are not the category partitions "
+            f"{sorted(categories)}: give each partition its price range and products"
+        )
+    for category in categories:
+        (low, high), names = CATALOGUE[category]
         for name in names:
             cents = rng.randrange(low, high, 100) + 99
             products.append((f"P{len(products) + 1:03d}", name, category, Decimal(cents) / 100))

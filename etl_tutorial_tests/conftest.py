@@ -5,7 +5,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from etl_tutorial.sources import DATA_DIR
+from etl_tutorial import sample_data
 from etl_tutorial_tests.helpers import (
     ALL_ASSETS,
     ALL_CATEGORIES,
@@ -49,12 +49,17 @@ def instance() -> dg.DagsterInstance:
         yield instance
 
 
+@pytest.fixture(scope="session")
+def sample_csvs(tmp_path_factory) -> Path:
+    """The sample CSVs, as the generator writes the ones shipped in data/. Tests never read
+    data/ itself, so a user's edits there (README's exercises) cannot turn a test red."""
+    return sample_data.generate(tmp_path_factory.mktemp("sample_csvs"))
+
+
 @pytest.fixture
-def csv_dir(tmp_path: Path) -> Path:
-    """A private copy of the shipped CSVs that a test may edit."""
-    return Path(
-        shutil.copytree(DATA_DIR, tmp_path / "csv", ignore=shutil.ignore_patterns("*.duckdb*"))
-    )
+def csv_dir(tmp_path: Path, sample_csvs: Path) -> Path:
+    """A private copy of the sample CSVs that a test may edit."""
+    return Path(shutil.copytree(sample_csvs, tmp_path / "csv"))
 
 
 @pytest.fixture
@@ -80,11 +85,11 @@ def query(database: Path):
 
 
 @pytest.fixture(scope="session")
-def published_database(tmp_path_factory, instance: dg.DagsterInstance) -> Path:
-    """Every table materialized once from the shipped CSVs, every partition included."""
+def published_database(tmp_path_factory, sample_csvs: Path, instance: dg.DagsterInstance) -> Path:
+    """Every table materialized once from the sample CSVs, every partition included."""
     folder = tmp_path_factory.mktemp("published")
     database = folder / "published.duckdb"
-    run = _materializer(database, DATA_DIR, instance)
+    run = _materializer(database, sample_csvs, instance)
     run(UNPARTITIONED)
     run(["monthly_sales_performance"], partition_range=ALL_MONTHS)
     run(["product_performance"], partition_range=ALL_CATEGORIES)
@@ -98,8 +103,8 @@ def published_tables(published_database: Path) -> dict[str, list]:
 
 @pytest.fixture
 def published(published_database: Path, published_tables, database: Path) -> dict[str, list]:
-    """The test's database starts as a copy of every table published from the shipped CSVs;
-    returns their rows."""
+    """The test's database starts as a copy of every table published from the sample CSVs
+    (`csv_dir` holds the same CSVs); returns their rows."""
     shutil.copy(published_database, database)
     return published_tables
 

@@ -10,7 +10,7 @@ import pytest
 
 from etl_tutorial.adhoc import RequestFolder
 from etl_tutorial.definitions import adhoc_request_sensor, defs
-from etl_tutorial.sources import DATA_DIR
+from etl_tutorial.paths import DATA_DIR
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import markdown_table, project_resources
 

@@ -10,8 +10,8 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
 
+from etl_tutorial.csv_files import observe_csv
 from etl_tutorial.definitions import automation_sensor, defs, weekly_update_schedule
-from etl_tutorial.sources import observe_csv
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import (
     ALL_ASSETS,

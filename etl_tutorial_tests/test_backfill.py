@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from etl_tutorial.sources import DATA_DIR
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import SCREENSHOTS, UNPARTITIONED, distinct_rows, ui_page
 from harness.dagster_dev import DagsterDev, dagster_dev
@@ -19,9 +18,9 @@ BACKFILL_TIMEOUT = 300
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> DagsterDev:
+def server(tmp_path_factory, sample_csvs: Path) -> DagsterDev:
     home = tmp_path_factory.mktemp("dagster_home")
-    with dagster_dev(home, database=home / "sales.duckdb", csv_dir=DATA_DIR) as server:
+    with dagster_dev(home, database=home / "sales.duckdb", csv_dir=sample_csvs) as server:
         # Eager automation would start runs of its own after the ingestion below; they could
         # hold the database just as a test opens it to compare the tables.
         server.stop_sensor("default_automation_condition_sensor")
@@ -48,9 +47,9 @@ def test_backfill_of_all_partitions_runs_once_per_asset_and_writes_correct_total
     assert 1 <= len(backfill["runs"]) <= 2
     assert {run["status"] for run in backfill["runs"]} == {"SUCCESS"}
     assert _rows(server, "monthly_sales_performance") == expected.monthly_sales_performance(
-        DATA_DIR
+        server.csv_dir
     )
-    assert _rows(server, "product_performance") == expected.product_performance(DATA_DIR)
+    assert _rows(server, "product_performance") == expected.product_performance(server.csv_dir)
     _no_lock_errors(server)
 
 
@@ -91,7 +90,7 @@ def test_backfill_launched_from_the_asset_page_succeeds(chromium, server):
     assert backfill["status"] == "COMPLETED_SUCCESS"
     assert len(backfill["runs"]) == 1
     assert _rows(server, "monthly_sales_performance") == expected.monthly_sales_performance(
-        DATA_DIR
+        server.csv_dir
     )
     _no_lock_errors(server)
 
@@ -112,5 +111,5 @@ def test_materialize_all_on_the_lineage_page_succeeds(chromium, server):
     backfill = server.wait_for_backfill(backfill_id, timeout=BACKFILL_TIMEOUT)
     assert backfill["status"] == "COMPLETED_SUCCESS", backfill
     assert {run["status"] for run in backfill["runs"]} == {"SUCCESS"}
-    assert _rows(server, "product_performance") == expected.product_performance(DATA_DIR)
+    assert _rows(server, "product_performance") == expected.product_performance(server.csv_dir)
     _no_lock_errors(server)

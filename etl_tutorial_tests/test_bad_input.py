@@ -11,8 +11,8 @@ import dagster as dg
 import pytest
 
 from etl_tutorial import sample_data
+from etl_tutorial.csv_files import CSV_COLUMNS, load_csv
 from etl_tutorial.definitions import SALES_CHECKS
-from etl_tutorial.sources import CSV_COLUMNS, DATA_DIR, load_csv
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import (
     PARTITIONED,
@@ -296,11 +296,12 @@ DOWNSTREAM = {
 
 def _changed_files(csv_dir: Path) -> list[str]:
     """The tables whose CSV a case changed (or removed)."""
+    sample_csvs = sample_data.generate(csv_dir.parent / "unchanged")
     return [
         table
         for table in CSV_COLUMNS
         if not (csv_dir / f"{table}.csv").exists()
-        or not filecmp.cmp(csv_dir / f"{table}.csv", DATA_DIR / f"{table}.csv", shallow=False)
+        or not filecmp.cmp(csv_dir / f"{table}.csv", sample_csvs / f"{table}.csv", shallow=False)
     ]
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from etl_tutorial.sources import DATA_DIR
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import SCREENSHOTS, ui_page
 from harness.dagster_dev import DagsterDev, dagster_dev
@@ -22,14 +21,11 @@ FLOW_TIMEOUT = 420
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory) -> tuple[DagsterDev, Path]:
-    """`dagster dev` on a copy of the shipped CSVs and an empty database, left to itself
+def live(tmp_path_factory, sample_csvs: Path) -> tuple[DagsterDev, Path]:
+    """`dagster dev` on a copy of the sample CSVs and an empty database, left to itself
     until automation has built every table and the overview."""
     home = tmp_path_factory.mktemp("dagster_home")
-    csv_dir = home / "csv"
-    csv_dir.mkdir()
-    for path in DATA_DIR.glob("*.csv"):
-        shutil.copy(path, csv_dir)
+    csv_dir = Path(shutil.copytree(sample_csvs, home / "csv"))
     with dagster_dev(home, database=home / "sales.duckdb", csv_dir=csv_dir) as server:
         _wait_for(
             lambda: (

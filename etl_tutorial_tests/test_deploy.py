@@ -8,7 +8,6 @@ import duckdb
 import pytest
 
 from etl_tutorial.definitions import monthly_partition, product_category_partition
-from etl_tutorial.sources import DATA_DIR
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import PARTITIONED, UNPARTITIONED, distinct_rows
 from harness.deployment import Deployment, deployment
@@ -38,10 +37,10 @@ def postgres() -> Postgres:
 
 
 @pytest.fixture(scope="module")
-def deployed(postgres: Postgres, tmp_path_factory) -> Deployment:
+def deployed(postgres: Postgres, tmp_path_factory, sample_csvs) -> Deployment:
     """The deployment with the ingestion assets materialized by a run through its queue."""
     home = tmp_path_factory.mktemp("deployment")
-    with deployment(home, postgres, home / "sales.duckdb", DATA_DIR) as server:
+    with deployment(home, postgres, home / "sales.duckdb", sample_csvs) as server:
         # Eager automation would add runs of its own; these tests count the backfills' runs.
         server.stop_sensor("default_automation_condition_sensor")
         run = server.wait_for_run(server.launch_run(UNPARTITIONED), timeout=TIMEOUT)
@@ -58,9 +57,9 @@ def _assert_backfilled_once(server: Deployment, postgres: Postgres, backfill: di
     assert {run["status"] for run in backfill["runs"]} == {"SUCCESS"}
     database = server.env["DUCKDB_DATABASE"]
     monthly = distinct_rows(database, "monthly_sales_performance")
-    assert monthly == expected.monthly_sales_performance(DATA_DIR)
+    assert monthly == expected.monthly_sales_performance(server.csv_dir)
     by_category = distinct_rows(database, "product_performance")
-    assert by_category == expected.product_performance(DATA_DIR)
+    assert by_category == expected.product_performance(server.csv_dir)
     # The instance's storage is PostgreSQL: the runs, their events and the backfill are rows.
     stored = postgres.query("select run_id, status from runs where run_id = any(%s)", [run_ids])
     assert sorted(stored) == sorted((run_id, "SUCCESS") for run_id in run_ids)

@@ -16,9 +16,10 @@ import duckdb
 import pytest
 
 from etl_tutorial import queries
+from etl_tutorial.csv_files import load_csv
 from etl_tutorial.definitions import PRODUCT_CHECKS
-from etl_tutorial.sources import DATA_DIR, load_csv
-from etl_tutorial.tables import rewrite_partitions, table_metadata
+from etl_tutorial.metadata import table_metadata
+from etl_tutorial.publishing import rewrite_partitions
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import project_resources, rewrite_csv, snapshot
 
@@ -133,7 +134,7 @@ MATERIALIZE = """
 
 
 def test_killing_a_materialization_mid_write_keeps_the_previous_tables(
-    changed_since_published, csv_dir, database, query, materialize
+    changed_since_published, csv_dir, sample_csvs, database, query, materialize
 ):
     # The child imports Dagster while the big file is written.
     child = _child(
@@ -172,10 +173,10 @@ def test_killing_a_materialization_mid_write_keeps_the_previous_tables(
 
     assert changed_since_published() == []
     # The file is still good for writing: the next load replaces the table.
-    shutil.copy(DATA_DIR / "sales_data.csv", big_csv)
+    shutil.copy(sample_csvs / "sales_data.csv", big_csv)
     materialize(["sales_data"])
     assert query("select * from sales_data order by order_id") == expected.rows(
-        expected.read_csv(DATA_DIR, "sales_data")
+        expected.read_csv(sample_csvs, "sales_data")
     )
 
 

@@ -2,8 +2,8 @@ import csv
 
 import pytest
 
+from etl_tutorial.csv_files import load_csv
 from etl_tutorial.definitions import PRODUCT_CHECKS, SALES_CHECKS, SALES_REP_CHECKS
-from etl_tutorial.sources import load_csv
 from etl_tutorial_tests.expected import read_csv, rows
 from etl_tutorial_tests.helpers import (
     markdown_table,

@@ -12,7 +12,6 @@ import pytest
 from matplotlib import image
 
 from etl_tutorial import overview
-from etl_tutorial.sources import DATA_DIR
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import markdown_table
 
@@ -41,15 +40,17 @@ def _overview(published, materialize) -> dict:
     return event.materialization.metadata
 
 
-def test_the_numbers_behind_the_charts_equal_an_independent_computation(published, materialize):
+def test_the_numbers_behind_the_charts_equal_an_independent_computation(
+    published, materialize, sample_csvs
+):
     metadata = _overview(published, materialize)
 
     months = markdown_table(metadata["revenue_per_month_numbers"].value)
     assert months.headers == ["month", "revenue"]
-    assert months.rows == _revenue_per_month(DATA_DIR)
+    assert months.rows == _revenue_per_month(sample_csvs)
     products = markdown_table(metadata["revenue_per_product_numbers"].value)
     assert products.headers == ["category", "product", "revenue"]
-    assert products.rows == _revenue_per_product(DATA_DIR)
+    assert products.rows == _revenue_per_product(sample_csvs)
 
 
 def _pixels(png: bytes) -> np.ndarray:

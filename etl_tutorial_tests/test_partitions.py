@@ -3,8 +3,7 @@ from decimal import Decimal
 import pytest
 
 from etl_tutorial.definitions import monthly_partition, product_category_partition
-from etl_tutorial.sources import DATA_DIR
-from etl_tutorial.tables import PREVIEW_ROWS
+from etl_tutorial.metadata import PREVIEW_ROWS
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import PARTITIONED, UNPARTITIONED, markdown_table
 
@@ -44,12 +43,12 @@ def test_each_partition_materialized_one_by_one_equals_independent_totals(
     assert set(by_category) == expected.product_performance(csv_dir)
 
 
-def test_a_backfill_range_of_every_partition_equals_independent_totals(published):
+def test_a_backfill_range_of_every_partition_equals_independent_totals(published, sample_csvs):
     """`published` wrote every month and every category as one range run each."""
     monthly, by_category = published["monthly_sales_performance"], published["product_performance"]
     assert len(monthly) == len(set(monthly)) and len(by_category) == len(set(by_category))
-    assert set(monthly) == expected.monthly_sales_performance(DATA_DIR)
-    assert set(by_category) == expected.product_performance(DATA_DIR)
+    assert set(monthly) == expected.monthly_sales_performance(sample_csvs)
+    assert set(by_category) == expected.product_performance(sample_csvs)
 
 
 def _by_partition(rows: set[tuple], key_of, total_columns: slice) -> dict[str, list]:
@@ -77,13 +76,15 @@ MONTH_SUMMARY = "partition_key rows total_dollar_amount".split()
 CATEGORY_SUMMARY = MONTH_SUMMARY + ["total_units_sold"]
 
 
-def test_a_one_partition_run_reports_that_partitions_rows_and_preview(published, materialize):
+def test_a_one_partition_run_reports_that_partitions_rows_and_preview(
+    published, materialize, sample_csvs
+):
     result = materialize(["monthly_sales_performance"], partition_key="2024-03-01")
 
     (event,) = result.get_asset_materialization_events()
     metadata = event.materialization.metadata
     months = _by_partition(
-        expected.monthly_sales_performance(DATA_DIR), lambda row: f"{row[0]}-01", slice(3, 4)
+        expected.monthly_sales_performance(sample_csvs), lambda row: f"{row[0]}-01", slice(3, 4)
     )
     march_rows = months["2024-03-01"][0]
     assert metadata["dagster/partition_row_count"].value == march_rows > PREVIEW_ROWS

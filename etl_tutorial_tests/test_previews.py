@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import duckdb
 
-from etl_tutorial.tables import PREVIEW_ROWS, table_metadata
+from etl_tutorial.metadata import PREVIEW_ROWS, table_metadata
 from etl_tutorial_tests.helpers import markdown_table
 
 # (name as stored, name as the preview shows it), (amount as stored, amount as shown)

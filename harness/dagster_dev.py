@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from etl_tutorial.sources import PROJECT_DIR
+from etl_tutorial.paths import PROJECT_DIR
 
 BIN = Path(sys.executable).parent
 
@@ -94,6 +94,11 @@ class DagsterDev:
     log: Path
     process: subprocess.Popen
     workspace: Path = PROJECT_DIR / "workspace.yaml"
+
+    @property
+    def csv_dir(self) -> Path:
+        """The folder the code location reads its CSVs from."""
+        return Path(self.env["SALES_CSV_DIR"])
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()

@@ -12,7 +12,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from etl_tutorial.sources import PROJECT_DIR
+from etl_tutorial.paths import PROJECT_DIR
 from harness.dagster_dev import BIN, DagsterDev, free_port, stop
 from harness.postgres import Postgres
 

@@ -1,4 +1,5 @@
-"""The three sales CSVs: where they live, their columns and types, and how one becomes a table."""
+"""The three sales CSVs: their columns and types, the folder they are read from, how an
+observation fingerprints one, and how one becomes a table (`load_csv`)."""
 
 import csv
 import hashlib
@@ -10,10 +11,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from etl_tutorial.audits import EXAMPLES, Audit
-from etl_tutorial.tables import connect, publish
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = PROJECT_DIR / "data"
+from etl_tutorial.publishing import connect, publish
 
 MONEY = "decimal(18, 2)"
 
