@@ -3,8 +3,8 @@ import warnings
 import dagster as dg
 
 # Dagster 1.13 marks these as beta: single-run backfills, observable sources and links to the
-# source code (and the classes it records them with) are deliberate choices of this project, so their warnings (and no other) are not
-# repeated on every import.
+# source code (with the classes that record them) are deliberate choices of this project, so
+# their warnings (and no other) are not repeated on every import.
 for beta in (
     "Parameter `backfill_policy`",
     "Function `observable_source_asset`",
