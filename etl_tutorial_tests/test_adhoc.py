@@ -8,13 +8,18 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from etl_tutorial.adhoc import RequestFolder
+from etl_tutorial.adhoc import AdhocRequestConfig, RequestFolder
 from etl_tutorial.definitions import adhoc_request_sensor, defs
-from etl_tutorial.paths import DATA_DIR
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import markdown_table, project_resources
 
-SAMPLE_REQUEST = json.loads((DATA_DIR / "sample_request" / "request.json").read_text())
+# A request the sample data answers with several reps.
+SAMPLE_REQUEST = {
+    "department": "Enterprise",
+    "product": "4K Monitor",
+    "start_date": "2024-01-01",
+    "end_date": "2024-07-01",
+}
 
 
 def _write_request(folder, name, content, mtime=None):
@@ -247,16 +252,19 @@ def test_adhoc_request_reports_totals_equal_to_an_independent_computation(
 
 
 def test_a_run_launched_without_a_file_or_config_reports_the_sample_request(published, materialize):
-    """What "Materialize" in the UI does: no config, so the defaults, and no request file."""
+    """What "Materialize" in the UI does: no config, so the defaults (the shipped sample
+    request), and no request file."""
     metadata = _metadata(materialize(["adhoc_request"]))
 
-    assert {key: metadata[key] for key in SAMPLE_REQUEST} == SAMPLE_REQUEST
+    defaults = AdhocRequestConfig().model_dump()
+    assert sorted(defaults) == ["department", "end_date", "product", "start_date"]
+    assert {key: metadata[key] for key in defaults} == defaults
     assert "request_file" not in metadata
     assert metadata["dagster/row_count"] > 0
 
 
 def test_a_run_from_a_request_file_shows_the_request_in_its_tags_and_metadata(
-    published, database, instance, tmp_path
+    published, database, csv_dir, instance, tmp_path
 ):
     folder = tmp_path / "requests"
     folder.mkdir()
@@ -269,7 +277,7 @@ def test_a_run_from_a_request_file_shows_the_request_in_its_tags_and_metadata(
         run_config=run.run_config,
         tags=run.tags,
         instance=instance,
-        resources=project_resources(database, DATA_DIR),
+        resources=project_resources(database, csv_dir),
     )
 
     assert result.dagster_run.tags["adhoc/file"] == "march on.json"

@@ -51,6 +51,8 @@ def _row_counts(database: Path) -> dict[str, int]:
         }
 
 
+# Each workload is a Python process of its own that imports Dagster: seconds each.
+@pytest.mark.slow
 def test_both_benchmark_workloads_leave_the_tables_the_pipeline_publishes(
     materialize, database: Path, csv_dir: Path, tmp_path: Path
 ):

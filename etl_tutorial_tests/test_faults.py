@@ -36,7 +36,7 @@ HOSTILE = "x'; drop table sales_data; --"
     ids=["key", "range start", "range end"],
 )
 def test_partition_definitions_reject_hostile_keys(
-    partition, refusal, message, changed_since_published, materialize
+    partition, refusal, message, published, changed_since_published, materialize
 ):
     # Unknown keys are refused before any asset code runs; a range's ends must parse as dates.
     with pytest.raises(refusal, match=message):
@@ -45,7 +45,7 @@ def test_partition_definitions_reject_hostile_keys(
 
 
 def test_sql_layer_binds_hostile_values_without_relying_on_the_partition_definitions(
-    changed_since_published, database
+    published, changed_since_published, database
 ):
     """The helpers the assets call, handed hostile values directly."""
     with duckdb.connect(str(database)) as conn:
@@ -76,7 +76,7 @@ def test_sql_layer_binds_hostile_values_without_relying_on_the_partition_definit
 
 
 def test_csv_folder_with_quotes_and_semicolons_in_its_name_loads_as_data(
-    changed_since_published, csv_dir, tmp_path, database
+    published, changed_since_published, csv_dir, tmp_path, database
 ):
     hostile_dir = tmp_path / HOSTILE
     csv_dir.rename(hostile_dir)
@@ -133,8 +133,10 @@ MATERIALIZE = """
 """
 
 
+# Each of the next two starts Python processes that import Dagster: seconds each.
+@pytest.mark.slow
 def test_killing_a_materialization_mid_write_keeps_the_previous_tables(
-    changed_since_published, csv_dir, sample_csvs, database, query, materialize
+    published, changed_since_published, csv_dir, sample_csvs, database, query, materialize
 ):
     # The child imports Dagster while the big file is written.
     child = _child(
@@ -180,6 +182,7 @@ def test_killing_a_materialization_mid_write_keeps_the_previous_tables(
     )
 
 
+@pytest.mark.slow
 def test_concurrent_writers_outside_the_pool_never_lose_or_duplicate_a_partition(
     published, csv_dir, database, query
 ):
