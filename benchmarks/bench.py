@@ -38,7 +38,7 @@ from harness.dagster_dev import dagster_dev
 HERE = Path(__file__).parent
 DATA = HERE / ".data"
 RESULTS = HERE / "results.md"
-# The largest size measured: 100M rows are about 5.7 GB of CSV (see README, "Benchmark").
+# The largest size measured: 100M rows are about 5.7 GB of CSV (see benchmarks/README.md).
 MAX_ROWS = 100_000_000
 MILLION = 1_000_000
 UNPARTITIONED = ["products", "sales_reps", "sales_data", "joined_data"]

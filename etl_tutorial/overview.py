@@ -19,8 +19,8 @@ import duckdb
 from etl_tutorial import queries
 from etl_tutorial.metadata import rows_as_markdown
 
-# matplotlib is imported where a chart is drawn: importing it takes more than half a second,
-# which every run process (an observation each minute) would otherwise pay.
+# matplotlib is imported where a chart is drawn, so that the run processes that draw nothing
+# (an observation each minute) do not pay for importing it.
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
