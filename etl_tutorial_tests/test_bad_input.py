@@ -1,18 +1,28 @@
 """Whatever arrives in the CSVs: a clear failure naming the file and problem, or a failed
 blocking check with counts and example keys, and never the loss of the last good tables.
 
-One case per rule that makes every sale count in exactly one month and one category."""
+One case per rule that makes every sale count in exactly one month and one category. Each
+case is refused where it happens (the load of its table, or the join), without a Dagster run;
+a few run the pipeline end to end to show that nothing built from a refused table is published."""
 
 import filecmp
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
-from etl_tutorial import sample_data
+from etl_tutorial import queries, sample_data
 from etl_tutorial.csv_files import CSV_COLUMNS, load_csv
-from etl_tutorial.definitions import SALES_CHECKS
+from etl_tutorial.definitions import (
+    JOINED_DATA_CHECKS,
+    PRODUCT_CHECKS,
+    SALES_CHECKS,
+    SALES_REP_CHECKS,
+)
+from etl_tutorial.publishing import connect, publish
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import (
     PARTITIONED,
@@ -285,18 +295,9 @@ CASES |= {
     ),
 }
 
-# The asset each refused file would have become, and what is built from it.
-DOWNSTREAM = {
-    "products": {"products", "joined_data", *PARTITIONED},
-    "sales_reps": {"sales_reps", "joined_data", *PARTITIONED},
-    "sales_data": {"sales_data", "joined_data", *PARTITIONED},
-    "joined_data": {"joined_data", *PARTITIONED},
-}
 
-
-def _changed_files(csv_dir: Path) -> list[str]:
-    """The tables whose CSV a case changed (or removed)."""
-    sample_csvs = sample_data.generate(csv_dir.parent / "unchanged")
+def _changed_files(csv_dir: Path, sample_csvs: Path) -> list[str]:
+    """The tables whose CSV a case changed (or removed) from the unchanged `sample_csvs`."""
     return [
         table
         for table in CSV_COLUMNS
@@ -305,77 +306,223 @@ def _changed_files(csv_dir: Path) -> list[str]:
     ]
 
 
-def _refused(mutate, csv_dir: Path, materialize):
+# Each case refused where it happens: the load of its table, or the join, without a run.
+INGESTION_CHECKS = {
+    "products": PRODUCT_CHECKS,
+    "sales_reps": SALES_REP_CHECKS,
+    "sales_data": SALES_CHECKS,
+}
+
+# Refused while loading, by a check of the table loaded, or by a check of the join.
+LOAD_FAILS = {name: case for name, case in CASES.items() if isinstance(case[1], Fails)}
+ROW_FAILS = {
+    name: case
+    for name, case in CASES.items()
+    if isinstance(case[1], CheckFails) and case[1].asset in INGESTION_CHECKS
+}
+JOIN_FAILS = {
+    name: case
+    for name, case in CASES.items()
+    if isinstance(case[1], CheckFails) and case[1].asset == "joined_data"
+}
+
+
+def _load(table: str, database: Path, csv_dir: Path):
+    """What the ingestion asset of `table` runs (not yet run: iterate it)."""
+    found = project_resources(database, csv_dir)
+    return load_csv(table, found["duckdb"], found["csv_folder"], INGESTION_CHECKS[table])
+
+
+def _join(database: Path, csv_dir: Path):
+    """What the joined_data asset runs, as definitions.py calls it (not yet run: iterate it)."""
+    found = project_resources(database, csv_dir)
+    with connect(found["duckdb"]) as conn:
+        yield from publish(
+            conn,
+            "joined_data",
+            select=queries.JOINED_DATA,
+            audits=JOINED_DATA_CHECKS,
+            key="order_id",
+            order_by="order_id",
+            source="sales_data joined to sales_reps and products",
+        )
+
+
+def _refusal(run) -> tuple[list, dg.Failure]:
+    """Runs an asset body that must refuse its new rows: what it yielded, and its Failure."""
+    yielded = []
+    with pytest.raises(dg.Failure) as refusal:
+        for result in run:
+            yielded.append(result)
+    return yielded, refusal.value
+
+
+def _table_of(outcome: Fails) -> str:
+    """The table whose file a load failure names first."""
+    (table,) = [t for t in CSV_COLUMNS if f"{t}.csv" == outcome.fragments[0]]
+    return table
+
+
+@functools.cache
+def _last_good(sample_csvs: Path, table: str) -> list[tuple]:
+    """The rows of `table` built from the unchanged CSVs, sorted: computed with pandas, once."""
+    if table == "joined_data":
+        return sorted(expected.rows(expected.joined_data(sample_csvs)))
+    return sorted(expected.rows(expected.read_csv(sample_csvs, table)))
+
+
+def _tables_and_rows(database: Path, table: str) -> tuple[list[str], list[tuple]]:
+    """The names of the database's tables, and the rows of `table`, sorted."""
+    with duckdb.connect(str(database), read_only=True) as conn:
+        tables = conn.execute("select table_name from duckdb_tables() order by all").fetchall()
+        rows = conn.execute(f"select * from {table} order by all").fetchall()  # noqa: S608
+    return [name for (name,) in tables], rows
+
+
+def _assert_keeps_its_last_good_rows(database: Path, table: str, last_good: list[tuple]) -> None:
+    """`table` holds exactly its `last_good` rows, and no staged rows were left behind."""
+    tables, rows = _tables_and_rows(database, table)
+    assert not [name for name in tables if name.endswith("__staged")]
+    assert rows == last_good
+
+
+def _assert_check_failed(check, message: str, outcome: CheckFails) -> None:
+    """`check` (a check's result or its recorded evaluation) failed with the case's count and
+    first keys, and `message` names the file, the rule (and so the column) and the first key."""
+    assert not check.passed
+    key = KEYS[outcome.asset]
+    assert {name: value.value for name, value in check.metadata.items()} == {
+        outcome.counted: outcome.count,
+        f"example_{key}s": outcome.examples,
+    }
+    assert SOURCES[outcome.asset] in message
+    assert f"{outcome.check}: " in message
+    assert f"first {key}: {outcome.examples[0]}" in message
+
+
+@pytest.mark.parametrize("mutate, outcome", LOAD_FAILS.values(), ids=LOAD_FAILS.keys())
+def test_a_file_that_cannot_load_is_refused_naming_it_and_its_table_keeps_its_last_good_rows(
+    mutate, outcome, sample_csvs, csv_dir, database
+):
+    table = _table_of(outcome)
+    list(_load(table, database, csv_dir))
+    mutate(csv_dir)
+    assert _changed_files(csv_dir, sample_csvs) == [table]
+
+    yielded, failure = _refusal(_load(table, database, csv_dir))
+
+    assert yielded == []
+    for fragment in outcome.fragments:
+        assert fragment in failure.description
+    _assert_keeps_its_last_good_rows(database, table, _last_good(sample_csvs, table))
+
+
+@pytest.mark.parametrize("mutate, outcome", ROW_FAILS.values(), ids=ROW_FAILS.keys())
+def test_a_row_breaking_a_rule_fails_its_check_with_count_and_keys_and_keeps_the_last_good_rows(
+    mutate, outcome, sample_csvs, csv_dir, database
+):
+    table = outcome.asset
+    list(_load(table, database, csv_dir))
+    mutate(csv_dir)
+    assert _changed_files(csv_dir, sample_csvs) == [table]
+
+    results, failure = _refusal(_load(table, database, csv_dir))
+
+    (check,) = [result for result in results if result.check_name == outcome.check]
+    assert check.asset_key == dg.AssetKey(table)
+    _assert_check_failed(check, failure.description, outcome)
+    _assert_keeps_its_last_good_rows(database, table, _last_good(sample_csvs, table))
+
+
+@pytest.mark.parametrize("mutate, outcome", JOIN_FAILS.values(), ids=JOIN_FAILS.keys())
+def test_a_sale_the_join_cannot_match_fails_its_check_and_joined_data_keeps_its_last_good_rows(
+    mutate, outcome, sample_csvs, csv_dir, database
+):
+    for table in INGESTION_CHECKS:
+        list(_load(table, database, csv_dir))
+    list(_join(database, csv_dir))
+    mutate(csv_dir)
+    assert _changed_files(csv_dir, sample_csvs) == ["sales_data"]
+
+    # The sale itself passes sales_data's checks: only the join can tell it matches nothing.
+    list(_load("sales_data", database, csv_dir))
+    results, failure = _refusal(_join(database, csv_dir))
+
+    _, accepted = _tables_and_rows(database, "sales_data")
+    assert accepted == sorted(expected.rows(expected.read_csv(csv_dir, "sales_data")))
+    (check,) = [result for result in results if result.check_name == outcome.check]
+    assert check.asset_key == dg.AssetKey("joined_data")
+    _assert_check_failed(check, failure.description, outcome)
+    last_good = _last_good(sample_csvs, "joined_data")
+    _assert_keeps_its_last_good_rows(database, "joined_data", last_good)
+
+
+# End to end: a run that refuses a table publishes nothing built from it.
+
+# The asset each refused file would have become, and what is built from it.
+DOWNSTREAM = {
+    "products": {"products", "joined_data", *PARTITIONED},
+    "sales_reps": {"sales_reps", "joined_data", *PARTITIONED},
+    "sales_data": {"sales_data", "joined_data", *PARTITIONED},
+    "joined_data": {"joined_data", *PARTITIONED},
+}
+
+# One refusal of each kind: a file that cannot load, a row a table's check refuses, and a sale
+# the join refuses.
+REFUSED_IN_A_RUN = ["text in quantity", "sale without a date", "sale of an unknown rep"]
+
+
+def _refused(mutate, csv_dir: Path, sample_csvs: Path, materialize):
     """Applies a case's change, then re-runs what a user would after editing those files: the
     changed files' ingestion assets and the join (the other tables stay as published). The
     run must fail."""
     mutate(csv_dir)
-    changed = _changed_files(csv_dir)
+    changed = _changed_files(csv_dir, sample_csvs)
     assert changed
     result = materialize([*changed, "joined_data"], raise_on_error=False)
     assert not result.success
     return result
 
 
-FAILS = {name: case for name, case in CASES.items() if isinstance(case[1], Fails)}
-CHECK_FAILS = {name: case for name, case in CASES.items() if isinstance(case[1], CheckFails)}
-
-
-@pytest.mark.parametrize("mutate, outcome", FAILS.values(), ids=FAILS.keys())
-def test_a_file_that_cannot_load_fails_naming_it_and_every_table_keeps_its_last_good_rows(
-    mutate, outcome, changed_since_published, csv_dir, materialize, database
+@pytest.mark.parametrize("name", REFUSED_IN_A_RUN)
+def test_a_run_refusing_a_file_or_a_row_publishes_nothing_built_from_it(
+    name, published, changed_since_published, sample_csvs, csv_dir, materialize, database
 ):
-    result = _refused(mutate, csv_dir, materialize)
+    mutate, outcome = CASES[name]
+
+    result = _refused(mutate, csv_dir, sample_csvs, materialize)
 
     message = step_failure(result)
-    for fragment in outcome.fragments:
-        assert fragment in message
-    (table,) = [t for t in CSV_COLUMNS if f"{t}.csv" == outcome.fragments[0]]
+    if isinstance(outcome, Fails):
+        for fragment in outcome.fragments:
+            assert fragment in message
+        refused = DOWNSTREAM[_table_of(outcome)]
+    else:
+        _assert_check_failed(
+            check_evaluation(result, outcome.asset, outcome.check), message, outcome
+        )
+        refused = DOWNSTREAM[outcome.asset]
     _assert_nothing_refused_was_published(
-        result, DOWNSTREAM[table], changed_since_published, database, csv_dir
-    )
-
-
-@pytest.mark.parametrize("mutate, outcome", CHECK_FAILS.values(), ids=CHECK_FAILS.keys())
-def test_a_row_breaking_a_rule_fails_its_check_with_count_and_keys_and_keeps_the_last_good_rows(
-    mutate, outcome, changed_since_published, csv_dir, materialize, database
-):
-    result = _refused(mutate, csv_dir, materialize)
-
-    evaluation = check_evaluation(result, outcome.asset, outcome.check)
-    assert not evaluation.passed
-    key = KEYS[outcome.asset]
-    assert {name: value.value for name, value in evaluation.metadata.items()} == {
-        outcome.counted: outcome.count,
-        f"example_{key}s": outcome.examples,
-    }
-    # The failure names the file, the rule (and so the column) and the first keys.
-    message = step_failure(result)
-    assert SOURCES[outcome.asset] in message
-    assert f"{outcome.check}: " in message
-    assert f"first {key}: {outcome.examples[0]}" in message
-    refused = DOWNSTREAM[outcome.asset]
-    _assert_nothing_refused_was_published(
-        result, refused, changed_since_published, database, csv_dir
+        result, refused, changed_since_published, database, csv_dir, sample_csvs
     )
 
 
 def _assert_nothing_refused_was_published(
-    result, refused, changed_since_published, database, csv_dir
+    result, refused, changed_since_published, database, csv_dir, sample_csvs
 ):
     """No materialization of a refused table or of anything built from it, and those tables,
     both analysis tables included, keep their last good rows. A changed file that passed its
     own checks was published (a sale naming an unknown rep is refused by the join, not by
     sales_data); every other table is as it was."""
     assert not materialized(result) & refused
-    accepted = [table for table in _changed_files(csv_dir) if table not in refused]
+    accepted = [table for table in _changed_files(csv_dir, sample_csvs) if table not in refused]
     assert changed_since_published() == accepted
     for table in accepted:
         assert snapshot(database)[table] == sorted(expected.rows(expected.read_csv(csv_dir, table)))
 
 
 def test_a_refused_join_stops_the_partitions_in_the_same_run(
-    changed_since_published, csv_dir, materialize, database
+    published, changed_since_published, sample_csvs, csv_dir, materialize, database
 ):
     _edit("sales_data.csv", _set(1, "rep_id", "R99"))(csv_dir)
 
@@ -389,7 +536,7 @@ def test_a_refused_join_stops_the_partitions_in_the_same_run(
     assert materialized(result) == {"products", "sales_reps", "sales_data"}
     refused = DOWNSTREAM["joined_data"]
     _assert_nothing_refused_was_published(
-        result, refused, changed_since_published, database, csv_dir
+        result, refused, changed_since_published, database, csv_dir, sample_csvs
     )
 
 
@@ -433,6 +580,8 @@ def test_quotes_commas_newlines_and_non_ascii_in_names_load_exactly(csv_dir, mat
     assert query("select count(*) from joined_data where product_name = ?", [awkward[1]])
 
 
+# Slow (about 8 s): only a file this large makes DuckDB load in parallel, out of file order.
+@pytest.mark.slow
 def test_a_large_file_names_its_offending_rows_by_their_place_in_the_file(tmp_path):
     """DuckDB loads a large file in parallel and, as configured, does not keep the file's
     order; examples of a failed check must still name rows where a reader finds them."""
