@@ -14,15 +14,14 @@ import dagster as dg
 import duckdb
 import pytest
 
-from etl_tutorial import queries, sample_data
+from etl_tutorial import sample_data
 from etl_tutorial.csv_files import CSV_COLUMNS, load_csv
 from etl_tutorial.definitions import (
-    JOINED_DATA_CHECKS,
     PRODUCT_CHECKS,
     SALES_CHECKS,
     SALES_REP_CHECKS,
+    joined_data,
 )
-from etl_tutorial.publishing import connect, publish
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import (
     PARTITIONED,
@@ -334,18 +333,10 @@ def _load(table: str, database: Path, csv_dir: Path):
 
 
 def _join(database: Path, csv_dir: Path):
-    """What the joined_data asset runs, as definitions.py calls it (not yet run: iterate it)."""
-    found = project_resources(database, csv_dir)
-    with connect(found["duckdb"]) as conn:
-        yield from publish(
-            conn,
-            "joined_data",
-            select=queries.JOINED_DATA,
-            audits=JOINED_DATA_CHECKS,
-            key="order_id",
-            order_by="order_id",
-            source="sales_data joined to sales_reps and products",
-        )
+    """The body of the joined_data asset, the function definitions.py declares, called with
+    the test's database and without a Dagster run (not yet run: iterate it)."""
+    body = joined_data.op.compute_fn.decorated_fn
+    return body(duckdb=project_resources(database, csv_dir)["duckdb"])
 
 
 def _refusal(run) -> tuple[list, dg.Failure]:
