@@ -26,8 +26,8 @@ KEYS = {
 
 def _table(conn: duckdb.DuckDBPyConnection, keys: list) -> None:
     column_type = "varchar" if any(isinstance(key, str) for key in keys) else "bigint"
-    conn.execute(f"create table sales (k {column_type})")
-    conn.executemany("insert into sales values (?)", [[key] for key in keys])
+    # One statement for every key, in order: unnest keeps the list's order and its nulls.
+    conn.execute(f"create table sales as select unnest(?::{column_type}[]) as k", [keys])
 
 
 @pytest.mark.parametrize("keys, close", KEYS.values(), ids=KEYS.keys())

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 import duckdb
+import pytest
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
@@ -261,6 +262,8 @@ def _append_sale(csv_dir, category: str) -> tuple:
     return sale
 
 
+# Builds every table twice and the partitioned ones three times: seconds.
+@pytest.mark.slow
 def test_a_changed_csv_and_only_a_changed_csv_flows_through_every_partition(database, csv_dir):
     automation = Automation(database, csv_dir)
     # The sensor's first tick, which asks for the first observations, finds nothing to build.
