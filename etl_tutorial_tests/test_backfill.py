@@ -7,13 +7,18 @@ from pathlib import Path
 import pytest
 
 from etl_tutorial_tests import expected
-from etl_tutorial_tests.helpers import SCREENSHOTS, UNPARTITIONED, distinct_rows, ui_page
-from harness.dagster_dev import DagsterDev, dagster_dev
+from etl_tutorial_tests.helpers import (
+    PARTITIONED,
+    SCREENSHOTS,
+    UNPARTITIONED,
+    distinct_rows,
+    ui_page,
+)
+from harness.dagster_dev import DagsterDev, assets_per_run, dagster_dev
 
 # One `dagster dev` serves every test here, so they run on one worker.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dagster_dev")]
 
-PARTITIONED = ["monthly_sales_performance", "product_performance"]
 BACKFILL_TIMEOUT = 300
 
 
@@ -40,11 +45,13 @@ def _no_lock_errors(server: DagsterDev) -> None:
 
 
 def test_backfill_of_all_partitions_runs_once_per_asset_and_writes_correct_totals(server):
+    server.drop_tables(PARTITIONED)
     backfill_id = server.launch_backfill(PARTITIONED)
     backfill = server.wait_for_backfill(backfill_id, timeout=BACKFILL_TIMEOUT)
 
     assert backfill["status"] == "COMPLETED_SUCCESS", backfill
-    assert 1 <= len(backfill["runs"]) <= 2
+    # Each asset's single-run policy puts all its partitions in one run: two runs, one per asset.
+    assert assets_per_run(backfill) == [("monthly_sales_performance",), ("product_performance",)]
     assert {run["status"] for run in backfill["runs"]} == {"SUCCESS"}
     assert _rows(server, "monthly_sales_performance") == expected.monthly_sales_performance(
         server.csv_dir
@@ -64,6 +71,7 @@ def _created_backfill(page) -> str:
 def test_backfill_launched_from_the_asset_page_succeeds(chromium, server):
     from playwright.sync_api import expect
 
+    server.drop_tables(PARTITIONED)
     page_path, button = "/assets/monthly_sales_performance", "Materialize…"
     with ui_page(chromium, server, page_path, button) as (page, materialize):
         materialize.click()
@@ -88,7 +96,7 @@ def test_backfill_launched_from_the_asset_page_succeeds(chromium, server):
 
     backfill = server.wait_for_backfill(backfill_id, timeout=60)
     assert backfill["status"] == "COMPLETED_SUCCESS"
-    assert len(backfill["runs"]) == 1
+    assert assets_per_run(backfill) == [("monthly_sales_performance",)]
     assert _rows(server, "monthly_sales_performance") == expected.monthly_sales_performance(
         server.csv_dir
     )
@@ -97,6 +105,7 @@ def test_backfill_launched_from_the_asset_page_succeeds(chromium, server):
 
 def test_materialize_all_on_the_lineage_page_succeeds(chromium, server):
     """Every asset, every partition, and adhoc_request with the sample request."""
+    server.drop_tables(PARTITIONED)
     # The button counts what it materializes: "Materialize all (8)…", the CSVs being observed.
     with ui_page(chromium, server, "/asset-groups", "Materialize all (8)…") as (
         page,

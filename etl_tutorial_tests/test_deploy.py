@@ -4,12 +4,12 @@ PostgreSQL server, and a daemon that dies mid-backfill."""
 
 import time
 
-import duckdb
 import pytest
 
 from etl_tutorial.definitions import monthly_partition, product_category_partition
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import PARTITIONED, UNPARTITIONED, distinct_rows
+from harness.dagster_dev import assets_per_run
 from harness.deployment import Deployment, deployment
 from harness.postgres import Postgres, postgres_server, server_bin
 
@@ -49,11 +49,11 @@ def deployed(postgres: Postgres, tmp_path_factory, sample_csvs) -> Deployment:
 
 
 def _assert_backfilled_once(server: Deployment, postgres: Postgres, backfill: dict) -> None:
-    """The backfill succeeded in at most two runs that wrote every partition exactly once,
-    with the totals of an independent computation, and PostgreSQL holds its record."""
+    """The backfill succeeded in two runs, one per asset, that wrote every partition exactly
+    once, with the totals of an independent computation, and PostgreSQL holds its record."""
     assert backfill["status"] == "COMPLETED_SUCCESS", backfill
     run_ids = [run["id"] for run in backfill["runs"]]
-    assert 1 <= len(run_ids) <= 2
+    assert assets_per_run(backfill) == [("monthly_sales_performance",), ("product_performance",)]
     assert {run["status"] for run in backfill["runs"]} == {"SUCCESS"}
     database = server.env["DUCKDB_DATABASE"]
     monthly = distinct_rows(database, "monthly_sales_performance")
@@ -74,9 +74,10 @@ def _assert_backfilled_once(server: Deployment, postgres: Postgres, backfill: di
     ]
 
 
-def test_a_backfill_of_every_partition_completes_in_at_most_two_runs_stored_in_postgres(
+def test_a_backfill_of_every_partition_completes_in_one_run_per_asset_stored_in_postgres(
     deployed, postgres
 ):
+    deployed.drop_tables(PARTITIONED)
     backfill_id = deployed.launch_backfill(PARTITIONED)
 
     backfill = deployed.wait_for_backfill(backfill_id, timeout=TIMEOUT)
@@ -99,10 +100,7 @@ def _wait_for_an_unfinished_run(server: Deployment, backfill_id: str) -> dict:
 
 
 def test_killing_the_daemon_mid_backfill_loses_and_duplicates_nothing(deployed, postgres):
-    # Start from empty analysis tables, so that what they hold afterwards is this backfill's.
-    with duckdb.connect(deployed.env["DUCKDB_DATABASE"]) as conn:
-        for table in PARTITIONED:
-            conn.execute(f"delete from {table}")  # noqa: S608
+    deployed.drop_tables(PARTITIONED)
     backfill_id = deployed.launch_backfill(PARTITIONED)
     run = _wait_for_an_unfinished_run(deployed, backfill_id)
 

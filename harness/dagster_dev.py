@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import yaml
 
 from etl_tutorial.paths import PROJECT_DIR
@@ -38,7 +39,7 @@ BACKFILL_STATUS = """
 query BackfillStatus($id: String!) {
   partitionBackfillOrError(backfillId: $id) {
     __typename
-    ... on PartitionBackfill { status runs { id status } }
+    ... on PartitionBackfill { status runs { id status assetSelection { path } } }
     ... on PythonError { message }
   }
 }
@@ -82,6 +83,14 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def assets_per_run(backfill: dict) -> list[tuple[str, ...]]:
+    """The assets each of a backfill's runs materializes (its asset selection), sorted."""
+    return sorted(
+        tuple(sorted("/".join(key["path"]) for key in run["assetSelection"] or []))
+        for run in backfill["runs"]
+    )
 
 
 @dataclass
@@ -138,6 +147,13 @@ class DagsterDev:
         if status["sensorState"]["status"] != "STOPPED":
             raise RuntimeError(f"sensor {name} is still {status['sensorState']['status']}")
 
+    def drop_tables(self, tables: Sequence[str]) -> None:
+        """Drops `tables` from the code location's database if they exist, so that what they
+        hold after a test's runs is those runs' work, whichever test used this server before."""
+        with duckdb.connect(self.env["DUCKDB_DATABASE"]) as conn:
+            for table in tables:
+                conn.execute(f"drop table if exists {table}")
+
     def launch_backfill(self, asset_names: Sequence[str]) -> str:
         """What the asset page's Materialize dialog sends for "All" partitions."""
         params = {
@@ -181,7 +197,7 @@ class DagsterDev:
         raise TimeoutError(f"run {run_id} still running after {timeout:.0f} s")
 
     def backfill(self, backfill_id: str) -> dict:
-        """The backfill's status and its runs' ids and statuses."""
+        """The backfill's status and its runs' ids, statuses and asset selections."""
         backfill = self.graphql(BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
         if backfill["__typename"] != "PartitionBackfill":
             raise RuntimeError(f"backfill {backfill_id}: {backfill}")
