@@ -266,8 +266,10 @@ def dagster_dev(
         "DAGSTER_HOME": str(home),
         "DUCKDB_DATABASE": str(database),
         "SALES_CSV_DIR": str(csv_dir),
-        # The overview's charts stay in the instance's folder, out of the checkout.
+        # The overview's charts and the ad hoc request folder are the instance's own, out of
+        # the checkout's data/ (git-ignored, and the user's).
         "SALES_CHART_DIR": str(home / "charts"),
+        "ADHOC_REQUEST_DIR": str(home / "requests"),
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     log = home / "dagster_dev.log"

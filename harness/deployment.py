@@ -84,6 +84,9 @@ def deployment(
         "DAGSTER_CODE_SERVER_PORT": str(code_port),
         "DUCKDB_DATABASE": str(database),
         "SALES_CSV_DIR": str(csv_dir),
+        # As under `dagster dev`: the charts and the request folder stay out of the checkout.
+        "SALES_CHART_DIR": str(home / "charts"),
+        "ADHOC_REQUEST_DIR": str(home / "requests"),
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     workspace = DEPLOY / "workspace.yaml"
