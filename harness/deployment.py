@@ -1,4 +1,4 @@
-"""The code location deployed as README's "Deploying" section does it: a gRPC code server, the
+"""The code location deployed as docs/deploying.md does it: a gRPC code server, the
 webserver and the daemon as three separate processes sharing deploy/dagster.yaml, whose
 storage is a PostgreSQL server."""
 
