@@ -12,6 +12,7 @@ from etl_tutorial_tests.helpers import (
     ALL_MONTHS,
     UNPARTITIONED,
     changed_tables,
+    once_per_session,
     project_resources,
     snapshot,
 )
@@ -50,10 +51,13 @@ def instance() -> dg.DagsterInstance:
 
 
 @pytest.fixture(scope="session")
-def sample_csvs(tmp_path_factory) -> Path:
+def sample_csvs(tmp_path_factory, worker_id: str) -> Path:
     """The sample CSVs, as the generator writes the ones shipped in data/. Tests never read
     data/ itself, so a user's edits there (README's exercises) cannot turn a test red."""
-    return sample_data.generate(tmp_path_factory.mktemp("sample_csvs"))
+    with once_per_session(tmp_path_factory, worker_id, "sample_csvs") as (folder, to_build):
+        if to_build:
+            sample_data.generate(folder)
+    return folder
 
 
 @pytest.fixture
@@ -85,14 +89,21 @@ def query(database: Path):
 
 
 @pytest.fixture(scope="session")
-def published_database(tmp_path_factory, sample_csvs: Path, instance: dg.DagsterInstance) -> Path:
-    """Every table materialized once from the sample CSVs, every partition included."""
-    folder = tmp_path_factory.mktemp("published")
-    database = folder / "published.duckdb"
-    run = _materializer(database, sample_csvs, instance)
-    run(UNPARTITIONED)
-    run(["monthly_sales_performance"], partition_range=ALL_MONTHS)
-    run(["product_performance"], partition_range=ALL_CATEGORIES)
+def published_database(
+    tmp_path_factory, worker_id: str, sample_csvs: Path, instance: dg.DagsterInstance
+) -> Path:
+    """Every table materialized once from the sample CSVs, every partition included: once per
+    test session, whatever the number of workers (tests copy it, never write it)."""
+    with once_per_session(tmp_path_factory, worker_id, "published") as (folder, to_build):
+        database = folder / "published.duckdb"
+        if to_build:
+            building = tmp_path_factory.mktemp("building")
+            run = _materializer(building / "published.duckdb", sample_csvs, instance)
+            run(UNPARTITIONED)
+            run(["monthly_sales_performance"], partition_range=ALL_MONTHS)
+            run(["product_performance"], partition_range=ALL_CATEGORIES)
+            # Complete or absent: a worker that fails halfway leaves nothing to be taken for it.
+            building.rename(folder)
     return database
 
 

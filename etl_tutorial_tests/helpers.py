@@ -1,7 +1,9 @@
 """Helpers the test modules share (fixtures are in conftest.py)."""
 
 import csv
+import fcntl
 import html
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,19 @@ def project_resources(database: Path, csv_dir: Path) -> dict[str, dg.Configurabl
             "SALES_CHART_DIR": str(Path(database).parent / "charts"),
         }
     )
+
+
+@contextmanager
+def once_per_session(tmp_path_factory, worker_id: str, name: str) -> Iterator[tuple[Path, bool]]:
+    """A folder `name` that the test session's xdist workers share, held under a lock: yields
+    it and whether it is still to be built. Without workers, a folder of this process's own."""
+    if worker_id == "master":
+        yield tmp_path_factory.mktemp(name), True
+        return
+    folder = tmp_path_factory.getbasetemp().parent / name
+    with (folder.parent / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield folder, not folder.exists()
 
 
 def rewrite_csv(path: Path, edit) -> None:
