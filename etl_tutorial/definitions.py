@@ -248,7 +248,7 @@ def sales_overview(duckdb: DuckDBResource, chart_folder: ChartFolder) -> dg.Mate
         return draw_overview(conn, chart_folder)
 
 
-# Ad hoc requests: a JSON file dropped into data/requests/ becomes one report run.
+# Ad hoc requests: a JSON file dropped into the request folder becomes one report run.
 @dg.asset(deps=[joined_data], kinds={"duckdb"}, group_name="analysis", pool=DUCKDB_POOL)
 def adhoc_request(
     context: dg.AssetExecutionContext, config: adhoc.AdhocRequestConfig, duckdb: DuckDBResource
@@ -265,7 +265,7 @@ adhoc_request_job = dg.define_asset_job("adhoc_request_job", selection=[adhoc_re
 def adhoc_request_sensor(
     context: dg.SensorEvaluationContext, request_folder: adhoc.RequestFolder
 ) -> dg.SensorResult:
-    """One run of adhoc_request_job per new or changed data/requests/*.json file."""
+    """One run of adhoc_request_job per new or changed *.json file in the request folder."""
     return adhoc.request_runs(context, Path(request_folder.path))
 
 

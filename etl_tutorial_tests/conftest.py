@@ -56,7 +56,8 @@ def sample_csvs(tmp_path_factory, worker_id: str) -> Path:
     data/ itself, so a user's edits there (README's exercises) cannot turn a test red."""
     with once_per_session(tmp_path_factory, worker_id, "sample_csvs") as (folder, to_build):
         if to_build:
-            sample_data.generate(folder)
+            # Complete or absent: generated beside, then renamed into place.
+            sample_data.generate(tmp_path_factory.mktemp("generating")).rename(folder)
     return folder
 
 

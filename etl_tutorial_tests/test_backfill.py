@@ -120,5 +120,8 @@ def test_materialize_all_on_the_lineage_page_succeeds(chromium, server):
     backfill = server.wait_for_backfill(backfill_id, timeout=BACKFILL_TIMEOUT)
     assert backfill["status"] == "COMPLETED_SUCCESS", backfill
     assert {run["status"] for run in backfill["runs"]} == {"SUCCESS"}
+    assert _rows(server, "monthly_sales_performance") == expected.monthly_sales_performance(
+        server.csv_dir
+    )
     assert _rows(server, "product_performance") == expected.product_performance(server.csv_dir)
     _no_lock_errors(server)

@@ -1,10 +1,15 @@
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from dagster._core.definitions.declarative_automation.operators.boolean_operators import (
     AndAutomationCondition,
 )
 
+from etl_tutorial.csv_files import CSV_COLUMNS
 from etl_tutorial.definitions import defs, resources
 from etl_tutorial.paths import PROJECT_DIR
 from etl_tutorial_tests.expected import read_csv
@@ -137,6 +142,23 @@ def test_every_location_defaults_to_the_project_data_folder_from_any_directory(
     ]
 
 
+def test_the_shipped_csvs_are_what_the_sample_generator_writes(sample_csvs):
+    """data/ ships the generator's default output, so what the suite proves on generated CSVs
+    holds for the files `make dev` loads. The shipped files are read as committed (git), never
+    from the working tree, where a user's own edits belong."""
+    for table in CSV_COLUMNS:
+        try:
+            committed = subprocess.run(
+                ["git", "show", f"HEAD:data/{table}.csv"],
+                cwd=PROJECT_DIR,
+                capture_output=True,
+                check=True,
+            ).stdout
+        except (OSError, subprocess.CalledProcessError) as error:
+            pytest.skip(f"the committed data/{table}.csv cannot be read from git: {error}")
+        assert committed == (sample_csvs / f"{table}.csv").read_bytes(), table
+
+
 def test_every_location_moves_with_its_environment_variable(tmp_path):
     moved = [
         str(tmp_path / "elsewhere.duckdb"),
@@ -146,3 +168,28 @@ def test_every_location_moves_with_its_environment_variable(tmp_path):
     ]
     settings = ("DUCKDB_DATABASE", "SALES_CSV_DIR", "ADHOC_REQUEST_DIR", "SALES_CHART_DIR")
     assert _locations(resources(dict(zip(settings, moved, strict=True)))) == moved
+
+
+# Starts a Python process that imports the code location: seconds.
+@pytest.mark.slow
+def test_the_code_location_reads_its_locations_from_the_environment(tmp_path):
+    settings = ("DUCKDB_DATABASE", "SALES_CSV_DIR", "ADHOC_REQUEST_DIR", "SALES_CHART_DIR")
+    moved = [str(tmp_path / name.lower()) for name in settings]
+    shown = subprocess.run(
+        [sys.executable, "-c", LOCATIONS_OF_DEFS],
+        env={**os.environ, **dict(zip(settings, moved, strict=True))},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert shown.splitlines() == moved
+
+
+LOCATIONS_OF_DEFS = """
+from etl_tutorial.definitions import defs
+resources = defs.resources
+print(resources["duckdb"].database)
+print(resources["csv_folder"].path)
+print(resources["request_folder"].path)
+print(resources["chart_folder"].path)
+"""

@@ -27,7 +27,7 @@ def test_joined_data_equals_an_independent_join_of_the_csvs(materialize, query, 
     assert actual == expected.rows(joined)
 
 
-def test_every_check_passes_on_the_shipped_data_and_is_attached_to_its_materialization(
+def test_every_check_passes_on_the_sample_data_and_is_attached_to_its_materialization(
     materialize,
 ):
     result = materialize(UNPARTITIONED)
