@@ -1,51 +1,25 @@
+"""Fixtures. pytest-xdist's controller process loads this file too, though it runs no test:
+Dagster, DuckDB and the code location are imported by the fixtures that use them, in the
+workers, so that the workers start a couple of seconds sooner."""
+
+from __future__ import annotations
+
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dagster as dg
-import duckdb
 import pytest
 
-from etl_tutorial import sample_data
-from etl_tutorial_tests.helpers import (
-    ALL_ASSETS,
-    ALL_CATEGORIES,
-    ALL_MONTHS,
-    UNPARTITIONED,
-    changed_tables,
-    once_per_session,
-    project_resources,
-    snapshot,
-)
-
-
-def _materializer(database: Path, csv_dir: Path, instance: dg.DagsterInstance):
-    def run(
-        selection, *, partition_key=None, partition_range=None, run_config=None, raise_on_error=True
-    ):
-        tags = {}
-        if partition_range:
-            tags = {
-                "dagster/asset_partition_range_start": partition_range[0],
-                "dagster/asset_partition_range_end": partition_range[1],
-            }
-        return dg.materialize(
-            ALL_ASSETS,
-            selection=selection,
-            partition_key=partition_key,
-            tags=tags,
-            run_config=run_config,
-            raise_on_error=raise_on_error,
-            instance=instance,
-            resources=project_resources(database, csv_dir),
-        )
-
-    return run
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 @pytest.fixture(scope="session")
 def instance() -> dg.DagsterInstance:
     """One in-memory Dagster instance for every run a test starts: each test reads only the
     events of its own run, and creating an instance per run would double the suite's time."""
+    import dagster as dg
+
     with dg.DagsterInstance.ephemeral() as instance:
         yield instance
 
@@ -54,6 +28,9 @@ def instance() -> dg.DagsterInstance:
 def sample_csvs(tmp_path_factory, worker_id: str) -> Path:
     """The sample CSVs, as the generator writes the ones shipped in data/. Tests never read
     data/ itself, so a user's edits there (README's exercises) cannot turn a test red."""
+    from etl_tutorial import sample_data
+    from etl_tutorial_tests.helpers import once_per_session
+
     with once_per_session(tmp_path_factory, worker_id, "sample_csvs") as (folder, to_build):
         if to_build:
             # Complete or absent: generated beside, then renamed into place.
@@ -75,7 +52,9 @@ def database(tmp_path: Path) -> Path:
 @pytest.fixture
 def materialize(database: Path, csv_dir: Path, instance: dg.DagsterInstance):
     """Materializes a selection of the real definitions against the test's own database and CSVs."""
-    return _materializer(database, csv_dir, instance)
+    from etl_tutorial_tests.helpers import materializer
+
+    return materializer(database, csv_dir, instance)
 
 
 @pytest.fixture
@@ -83,6 +62,8 @@ def query(database: Path):
     """Runs a query on the test's database in a short-lived connection, as the assets do."""
 
     def run(sql: str, params=()):
+        import duckdb
+
         with duckdb.connect(str(database)) as conn:
             return conn.execute(sql, params).fetchall()
 
@@ -95,11 +76,19 @@ def published_database(
 ) -> Path:
     """Every table materialized once from the sample CSVs, every partition included: once per
     test session, whatever the number of workers (tests copy it, never write it)."""
+    from etl_tutorial_tests.helpers import (
+        ALL_CATEGORIES,
+        ALL_MONTHS,
+        UNPARTITIONED,
+        materializer,
+        once_per_session,
+    )
+
     with once_per_session(tmp_path_factory, worker_id, "published") as (folder, to_build):
         database = folder / "published.duckdb"
         if to_build:
             building = tmp_path_factory.mktemp("building")
-            run = _materializer(building / "published.duckdb", sample_csvs, instance)
+            run = materializer(building / "published.duckdb", sample_csvs, instance)
             run(UNPARTITIONED)
             run(["monthly_sales_performance"], partition_range=ALL_MONTHS)
             run(["product_performance"], partition_range=ALL_CATEGORIES)
@@ -110,6 +99,8 @@ def published_database(
 
 @pytest.fixture(scope="session")
 def published_tables(published_database: Path) -> dict[str, list]:
+    from etl_tutorial_tests.helpers import snapshot
+
     return snapshot(published_database)
 
 
@@ -124,6 +115,8 @@ def published(published_database: Path, published_tables, database: Path) -> dic
 @pytest.fixture
 def changed_since_published(published, published_database: Path, database: Path):
     """For a test that starts from the published tables: which of them now differ."""
+    from etl_tutorial_tests.helpers import changed_tables
+
     return lambda: changed_tables(database, published_database)
 
 

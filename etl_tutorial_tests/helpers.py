@@ -28,6 +28,7 @@ MONTHS = monthly_partition.get_partition_keys()
 CATEGORIES = product_category_partition.get_partition_keys()
 ALL_MONTHS = (MONTHS[0], MONTHS[-1])
 ALL_CATEGORIES = (CATEGORIES[0], CATEGORIES[-1])
+ALL_ASSETS = list(defs.assets)
 
 
 def project_resources(database: Path, csv_dir: Path) -> dict[str, dg.ConfigurableResource]:
@@ -53,6 +54,33 @@ def once_per_session(tmp_path_factory, worker_id: str, name: str) -> Iterator[tu
     with (folder.parent / f"{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield folder, not folder.exists()
+
+
+def materializer(database: Path, csv_dir: Path, instance: dg.DagsterInstance):
+    """`dg.materialize` of a selection of the real definitions against a database and CSVs of
+    a test's own, with a partition key or range (start, end) for partitioned assets."""
+
+    def run(
+        selection, *, partition_key=None, partition_range=None, run_config=None, raise_on_error=True
+    ):
+        tags = {}
+        if partition_range:
+            tags = {
+                "dagster/asset_partition_range_start": partition_range[0],
+                "dagster/asset_partition_range_end": partition_range[1],
+            }
+        return dg.materialize(
+            ALL_ASSETS,
+            selection=selection,
+            partition_key=partition_key,
+            tags=tags,
+            run_config=run_config,
+            raise_on_error=raise_on_error,
+            instance=instance,
+            resources=project_resources(database, csv_dir),
+        )
+
+    return run
 
 
 def rewrite_csv(path: Path, edit) -> None:
@@ -116,9 +144,6 @@ def step_failure(result: dg.ExecuteInProcessResult) -> str:
     user_failure = failure.step_failure_data.user_failure_data
     description = user_failure.description if user_failure else ""
     return f"{failure.step_failure_data.error.message} {description}"
-
-
-ALL_ASSETS = list(defs.assets)
 
 
 @dataclass

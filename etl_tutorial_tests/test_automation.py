@@ -129,6 +129,8 @@ EVERY_PARTITION = {
 }
 
 
+# A sequence of ticks and runs, each run a materialization of its own: seconds.
+@pytest.mark.slow
 def test_new_joined_data_requests_every_month_and_every_category(database, csv_dir):
     automation = Automation(database, csv_dir)
     assert automation.tick() == {}
@@ -139,6 +141,8 @@ def test_new_joined_data_requests_every_month_and_every_category(database, csv_d
     assert automation.tick() == {}
 
 
+# A sequence of ticks and runs, each run a materialization of its own: seconds.
+@pytest.mark.slow
 def test_a_refused_join_requests_nothing_downstream_and_a_passing_rerun_requests_again(
     database, csv_dir
 ):
@@ -180,6 +184,8 @@ def _report_joined_data_checks(instance, **passed: bool) -> None:
         )
 
 
+# A sequence of ticks and runs, each run a materialization of its own: seconds.
+@pytest.mark.slow
 def test_a_failed_blocking_check_upstream_holds_back_automation_until_it_passes(database, csv_dir):
     """joined_data materialized with a failed blocking check, as a run outside this code
     location could record it: eager() alone would rebuild the partitions from it."""

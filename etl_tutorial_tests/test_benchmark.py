@@ -6,7 +6,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from benchmarks import bench
 from etl_tutorial import sample_data
 from etl_tutorial_tests.helpers import (
     ALL_CATEGORIES,
@@ -17,6 +16,17 @@ from etl_tutorial_tests.helpers import (
 )
 
 ROWS = 20_000
+
+
+@pytest.fixture
+def bench():
+    """benchmarks/bench.py, imported by the tests that use it: importing it (and Dagster's
+    daemon with it) takes most of a second that the other tests need not pay."""
+    from benchmarks import bench
+
+    return bench
+
+
 # What bench.py reads from each workload's output.
 TIMINGS = {
     "pipeline": {"pipeline", "checks", "joined_data_step", "one_month_step"},
@@ -54,7 +64,7 @@ def _row_counts(database: Path) -> dict[str, int]:
 # Each workload is a Python process of its own that imports Dagster: seconds each.
 @pytest.mark.slow
 def test_both_benchmark_workloads_leave_the_tables_the_pipeline_publishes(
-    materialize, database: Path, csv_dir: Path, tmp_path: Path
+    materialize, database: Path, csv_dir: Path, tmp_path: Path, bench
 ):
     materialize(UNPARTITIONED)
     materialize(["monthly_sales_performance"], partition_range=ALL_MONTHS)
@@ -78,7 +88,7 @@ def test_both_benchmark_workloads_leave_the_tables_the_pipeline_publishes(
     assert changed_tables(floor, pipeline) == []
 
 
-def test_a_generation_killed_midway_is_never_taken_for_the_data(monkeypatch, tmp_path: Path):
+def test_a_generation_killed_midway_is_never_taken_for_the_data(monkeypatch, tmp_path: Path, bench):
     monkeypatch.setattr(bench, "DATA", tmp_path)
     generate = sample_data.generate
 
@@ -117,6 +127,8 @@ def test_a_generation_killed_midway_is_never_taken_for_the_data(monkeypatch, tmp
         (38, 1, 60),
     ],
 )
-def test_the_daemon_floor_counts_whole_backfill_daemon_intervals(runs, dequeue_interval, floor):
+def test_the_daemon_floor_counts_whole_backfill_daemon_intervals(
+    runs, dequeue_interval, floor, bench
+):
     assert bench.BACKFILL_DAEMON_INTERVAL == 30
     assert bench.daemon_floor(runs, dequeue_interval, runs_per_dequeue=1) == floor

@@ -22,6 +22,8 @@ def joined(materialize):
 EDGE_MONTHS = ["2024-01-01", "2024-02-01", "2024-03-01", "2024-12-01"]
 
 
+# Nine runs, one partition each: seconds.
+@pytest.mark.slow
 def test_each_partition_materialized_one_by_one_equals_independent_totals(
     joined, materialize, query, csv_dir
 ):
