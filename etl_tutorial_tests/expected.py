@@ -19,6 +19,29 @@ CONVERTERS = {
 }
 
 
+# The columns of joined_data, and of an ad hoc report, in order.
+JOINED_DATA_COLUMNS = [
+    "order_id",
+    "date",
+    "dollar_amount",
+    "customer_name",
+    "quantity",
+    "rep_name",
+    "department",
+    "hire_date",
+    "product_name",
+    "category",
+    "price",
+]
+ADHOC_REPORT_COLUMNS = [
+    "department",
+    "rep_name",
+    "product_name",
+    "units_sold",
+    "total_dollar_amount",
+]
+
+
 def read_csv(csv_dir: Path, table: str) -> pd.DataFrame:
     """One CSV as written, with its numbers and dates converted exactly. `utf-8-sig` accepts a
     byte-order mark, as a spreadsheet may write one."""
@@ -44,21 +67,7 @@ def joined_data(csv_dir: Path) -> pd.DataFrame:
     reps = read_csv(csv_dir, "sales_reps")
     products = read_csv(csv_dir, "products")
     joined = sales.merge(reps, on="rep_id", how="left").merge(products, on="product_id", how="left")
-    return joined[
-        [
-            "order_id",
-            "date",
-            "dollar_amount",
-            "customer_name",
-            "quantity",
-            "rep_name",
-            "department",
-            "hire_date",
-            "product_name",
-            "category",
-            "price",
-        ]
-    ].sort_values("order_id")
+    return joined[JOINED_DATA_COLUMNS].sort_values("order_id")
 
 
 def monthly_sales_performance(csv_dir: Path) -> set[tuple]:

@@ -233,13 +233,7 @@ def test_adhoc_request_reports_totals_equal_to_an_independent_computation(
     table = markdown_table(metadata["result"])
     want = _independent_adhoc(csv_dir, SAMPLE_REQUEST)
     assert len(want) > 1
-    assert table.headers == [
-        "department",
-        "rep_name",
-        "product_name",
-        "units_sold",
-        "total_dollar_amount",
-    ]
+    assert table.headers == expected.ADHOC_REPORT_COLUMNS
     # Largest total first, as a sales manager reads it.
     assert table.rows == [
         [department, rep, product, str(units), f"{dollars:,.2f}"]

@@ -11,6 +11,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import (
     ALL_ASSETS,
     ALL_CATEGORIES,
@@ -111,19 +112,7 @@ def built_database(tmp_path_factory, joined_database, hand_csvs, instance) -> Pa
 def test_joined_data_is_each_sale_beside_its_rep_and_product(built_database):
     columns, rows = _select(built_database, "select * from joined_data order by order_id")
 
-    assert columns == [
-        "order_id",
-        "date",
-        "dollar_amount",
-        "customer_name",
-        "quantity",
-        "rep_name",
-        "department",
-        "hire_date",
-        "product_name",
-        "category",
-        "price",
-    ]
+    assert columns == expected.JOINED_DATA_COLUMNS
     ana = ("Ana Ortiz", "Enterprise", date(2020, 3, 15))
     ben = ("Ben Okafor", "Small Business", date(2022, 11, 1))
     trowel = (TROWEL, "Home and Garden", Decimal("12.45"))
@@ -211,13 +200,7 @@ def test_adhoc_report_counts_sales_from_the_start_date_up_to_but_not_on_the_end_
     (event,) = result.get_asset_materialization_events()
     metadata = {key: value.value for key, value in event.materialization.metadata.items()}
     table = markdown_table(metadata["result"])
-    assert table.headers == [
-        "department",
-        "rep_name",
-        "product_name",
-        "units_sold",
-        "total_dollar_amount",
-    ]
+    assert table.headers == expected.ADHOC_REPORT_COLUMNS
     # Ana's trowels on 5 and 31 January: 2 + 1 units, 24.90 + 12.45; 1004 on 1 February is
     # the end date, so it is left out, and Ben is in another department.
     assert table.rows == [["Enterprise", "Ana Ortiz", TROWEL, "3", "37.35"]]
