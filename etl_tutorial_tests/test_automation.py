@@ -5,7 +5,6 @@ import hashlib
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
-import duckdb
 import pytest
 from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
@@ -19,6 +18,7 @@ from etl_tutorial_tests.helpers import (
     CATEGORIES,
     MONTHS,
     UNPARTITIONED,
+    opened,
     project_resources,
     rewrite_csv,
     step_failure,
@@ -298,7 +298,7 @@ def test_a_changed_csv_and_only_a_changed_csv_flows_through_every_partition(data
         assert requested == wave
         automation.run(requested)
     assert automation.tick() == {"sales_overview": None}
-    with duckdb.connect(str(database), read_only=True) as conn:
+    with opened(database) as conn:
         books = conn.execute(
             "select * from product_performance where product_category = 'Books'"
         ).fetchall()

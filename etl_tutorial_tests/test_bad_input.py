@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from etl_tutorial import sample_data
@@ -29,6 +28,7 @@ from etl_tutorial_tests.helpers import (
     UNPARTITIONED,
     check_evaluation,
     materialized,
+    opened,
     project_resources,
     rewrite_csv,
     snapshot,
@@ -365,8 +365,11 @@ def _last_good(sample_csvs: Path, table: str) -> list[tuple]:
 
 def _tables_and_rows(database: Path, table: str) -> tuple[list[str], list[tuple]]:
     """The names of the database's tables, and the rows of `table`, sorted."""
-    with duckdb.connect(str(database), read_only=True) as conn:
-        tables = conn.execute("select table_name from duckdb_tables() order by all").fetchall()
+    with opened(database) as conn:
+        tables = conn.execute(
+            "select table_name from duckdb_tables() "
+            "where database_name = current_database() order by all"
+        ).fetchall()
         rows = conn.execute(f"select * from {table} order by all").fetchall()  # noqa: S608
     return [name for (name,) in tables], rows
 

@@ -8,7 +8,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from etl_tutorial_tests import expected
@@ -17,6 +16,7 @@ from etl_tutorial_tests.helpers import (
     ALL_CATEGORIES,
     UNPARTITIONED,
     markdown_table,
+    opened,
     project_resources,
 )
 
@@ -75,7 +75,7 @@ def _range(first: str, last: str) -> dict[str, str]:
 
 def _select(database: Path, sql: str) -> tuple[list[str], list[tuple]]:
     """The column names and rows of a query, read without holding the file afterwards."""
-    with duckdb.connect(str(database), read_only=True) as conn:
+    with opened(database) as conn:
         cursor = conn.execute(sql)
         return [column[0] for column in cursor.description], cursor.fetchall()
 

@@ -18,10 +18,9 @@ from etl_tutorial_tests.helpers import (
 )
 
 
-def test_joined_data_equals_an_independent_join_of_the_csvs(materialize, query, csv_dir):
-    materialize(UNPARTITIONED)
-
-    joined = expected.joined_data(csv_dir)
+def test_joined_data_equals_an_independent_join_of_the_csvs(published, query, sample_csvs):
+    """`published` built joined_data from the sample CSVs."""
+    joined = expected.joined_data(sample_csvs)
     columns = ", ".join(joined.columns)
     actual = query(f"select {columns} from joined_data order by order_id")  # noqa: S608
     assert actual == expected.rows(joined)

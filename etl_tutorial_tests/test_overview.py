@@ -4,6 +4,7 @@ anything to draw."""
 import base64
 import io
 import re
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from matplotlib import image
 
 from etl_tutorial import overview
 from etl_tutorial_tests import expected
-from etl_tutorial_tests.helpers import markdown_table
+from etl_tutorial_tests.helpers import markdown_table, materializer
 
 DATA_URI = re.compile(r"^!\[[^\]]*\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)$")
 
@@ -35,15 +36,19 @@ def _revenue_per_product(csv_dir: Path) -> list[list[str]]:
     return [[category, product, _money(revenue)] for (category, product), revenue in rows]
 
 
-def _overview(published, materialize) -> dict:
-    (event,) = materialize(["sales_overview"]).get_asset_materialization_events()
-    return event.materialization.metadata
+@pytest.fixture(scope="module")
+def drawn(tmp_path_factory, published_database, sample_csvs, instance) -> tuple[dict, Path]:
+    """sales_overview materialized once from the published tables (drawing is the slow part),
+    for the tests that only read what it reported: its metadata, and its database."""
+    database = tmp_path_factory.mktemp("overview") / "test.duckdb"
+    shutil.copy(published_database, database)
+    run = materializer(database, sample_csvs, instance)
+    (event,) = run(["sales_overview"]).get_asset_materialization_events()
+    return event.materialization.metadata, database
 
 
-def test_the_numbers_behind_the_charts_equal_an_independent_computation(
-    published, materialize, sample_csvs
-):
-    metadata = _overview(published, materialize)
+def test_the_numbers_behind_the_charts_equal_an_independent_computation(drawn, sample_csvs):
+    metadata, _database = drawn
 
     months = markdown_table(metadata["revenue_per_month_numbers"].value)
     assert months.headers == ["month", "revenue"]
@@ -57,10 +62,8 @@ def _pixels(png: bytes) -> np.ndarray:
     return image.imread(io.BytesIO(png), format="png")
 
 
-def test_each_chart_is_a_drawn_png_shown_in_the_ui_and_written_to_the_chart_folder(
-    published, materialize, database
-):
-    metadata = _overview(published, materialize)
+def test_each_chart_is_a_drawn_png_shown_in_the_ui_and_written_to_the_chart_folder(drawn):
+    metadata, database = drawn
 
     for chart, (min_width, min_height) in {
         "revenue_per_month": (800, 300),

@@ -113,7 +113,7 @@ def test_a_one_partition_run_reports_that_partitions_rows_and_preview(
     ],
 )
 def test_a_range_run_reports_each_partition_by_key_and_no_figure_as_one_partitions(
-    joined, materialize, csv_dir, asset, keys, key_of, totals, headers
+    published, materialize, csv_dir, asset, keys, key_of, totals, headers
 ):
     """Dagster attaches one metadata set to every partition of a range run: each partition's
     page must show every partition's figures by key, and no row count or preview as its own."""
