@@ -74,9 +74,7 @@ def table_metadata(
 
 def column_schema(conn: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
     columns = conn.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_name = ? order by ordinal_position",
-        [table],
+        "select name, type from pragma_table_info(?) order by cid", [table]
     ).fetchall()
     return dg.TableSchema(
         columns=[dg.TableColumn(name, column_type) for name, column_type in columns]

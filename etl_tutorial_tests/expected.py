@@ -55,10 +55,8 @@ def read_csv(csv_dir: Path, table: str) -> pd.DataFrame:
 
 def rows(frame: pd.DataFrame) -> list[tuple]:
     """A frame's rows as tuples of plain Python values (None for a missing one)."""
-    return [
-        tuple(None if pd.isna(value) else value for value in row)
-        for row in frame.itertuples(index=False)
-    ]
+    plain = frame.astype(object).where(frame.notna(), None)
+    return list(plain.itertuples(index=False, name=None))
 
 
 def joined_data(csv_dir: Path) -> pd.DataFrame:
