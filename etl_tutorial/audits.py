@@ -5,7 +5,7 @@ An audit counts offending rows (or keys) with one aggregate expression, so all a
 table share one scan. Only when something offends are the first few keys looked up.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -22,8 +22,10 @@ class Audit:
     `count` is an aggregate expression over the table (or a subquery of `{table}`);
     `offending` is a row predicate, or `examples` a whole query (with `{table}` and `{key}` in
     it) for audits that are not about single rows. Both are SQL written in this package;
-    values travel in `params`, by name. `count_for`, if given, looks at the table before the
-    scan and may return a faster `count` that suits its data, with that count's `params`.
+    values travel in `params`, by name, or are returned by `params` when it is a function:
+    asked each time the audit runs, for values that move with the clock. `count_for`, if
+    given, looks at the table before the scan and may return a faster `count` that suits its
+    data, with that count's `params`.
     """
 
     name: str
@@ -32,8 +34,12 @@ class Audit:
     count: str
     offending: str | None = None
     examples: str | None = None
-    params: dict[str, object] = field(default_factory=dict)
+    params: Mapping[str, object] | Callable[[], Mapping[str, object]] = field(default_factory=dict)
     count_for: Callable[[duckdb.DuckDBPyConnection, str], tuple[str, dict] | None] | None = None
+
+    def values(self) -> Mapping[str, object]:
+        """The values of the audit's parameters for this run."""
+        return self.params() if callable(self.params) else self.params
 
     def spec(self, asset: str) -> dg.AssetCheckSpec:
         return dg.AssetCheckSpec(
@@ -117,7 +123,13 @@ def one_row_per(key: str, source: str, name: str) -> Audit:
     )
 
 
-def row_rule(name: str, description: str, counted: str, offending: str, **params) -> Audit:
+def row_rule(
+    name: str,
+    description: str,
+    counted: str,
+    offending: str,
+    params: Mapping[str, object] | Callable[[], Mapping[str, object]] | None = None,
+) -> Audit:
     """Rows for which `offending` holds are errors."""
     return Audit(
         name=name,
@@ -125,7 +137,7 @@ def row_rule(name: str, description: str, counted: str, offending: str, **params
         counted=counted,
         count=f"count(*) filter (where {offending})",
         offending=offending,
-        params=params,
+        params=params or {},
     )
 
 
@@ -184,7 +196,7 @@ def _shared_scan(conn: duckdb.DuckDBPyConnection, table: str, audits: Sequence[A
 def _count(conn: duckdb.DuckDBPyConnection, table: str, audit: Audit) -> tuple[str, dict]:
     """The expression that counts what `audit` finds in `table`, and its parameters."""
     fitted = audit.count_for(conn, table) if audit.count_for else None
-    return fitted or (audit.count.format(table=table), audit.params)
+    return fitted or (audit.count.format(table=table), audit.values())
 
 
 def _examples(
@@ -192,11 +204,11 @@ def _examples(
 ) -> list:
     if audit.examples is not None:
         sql = audit.examples.format(table=table, key=key)
-        return [value for (value,) in conn.execute(sql, audit.params or None).fetchall()]
+        return [value for (value,) in conn.execute(sql, audit.values() or None).fetchall()]
     rows = conn.execute(
         f"select {key}, rowid from {table} where {audit.offending} "  # noqa: S608
         f"order by {order_by} limit {EXAMPLES}",
-        audit.params or None,
+        audit.values() or None,
     ).fetchall()
     return [value if value is not None else f"row {rowid + 1}" for value, rowid in rows]
 

@@ -12,7 +12,11 @@ from dagster_duckdb import DuckDBResource
 from etl_tutorial import adhoc, audits, queries
 from etl_tutorial.csv_files import CsvFolder, load_csv, observe_csv
 from etl_tutorial.overview import ChartFolder, draw_overview
-from etl_tutorial.partitions import monthly_partition, product_category_partition
+from etl_tutorial.partitions import (
+    dates_in_a_month,
+    monthly_partition,
+    product_category_partition,
+)
 from etl_tutorial.paths import DATA_DIR
 from etl_tutorial.publishing import connect, publish, rewrite_partitions, totals_check
 
@@ -115,17 +119,18 @@ def sales_data_csv(csv_folder: CsvFolder) -> dg.ObserveResult:
 
 
 # The months are the partitions of monthly_sales_performance: a sale dated before the first
-# one, or after today, would never be counted in any month.
+# one, or after the month in progress, would never be counted in any month.
 SALES_CHECKS = [
     *audits.not_null("order_id", "date", "product_id", "rep_id", source="sales_data.csv"),
     *audits.not_null("quantity", "dollar_amount", source="sales_data.csv"),
     audits.unique("order_id", source="sales_data.csv"),
     audits.row_rule(
         "date_is_in_a_partition",
-        f"Every sale is dated from {monthly_partition.start:%Y-%m-%d} (the first month) to today.",
+        f"Every sale is dated in a month of monthly_partition: from {monthly_partition.start:%B %Y}"
+        " to the month in progress.",
         counted="sales_dated_outside_the_months",
-        offending="date < $first_day or date > current_date",
-        first_day=monthly_partition.start.date(),
+        offending="date < $first_day or date >= $end_day",
+        params=dates_in_a_month,
     ),
     audits.row_rule(
         "no_negative_sales",
@@ -160,6 +165,19 @@ JOINED_DATA_CHECKS = [
         offending="rep_name is null or product_name is null",
     ),
     audits.one_row_per("order_id", source="sales_data", name="one_joined_row_per_sale"),
+    # Both analysis tables count every sale: one left out of a month or a category would make
+    # their totals disagree without either failing its own reconciliation.
+    audits.row_rule(
+        "counted_in_a_month_and_a_category",
+        "Every sale is in a monthly partition and in a category partition.",
+        counted="rows_in_no_partition",
+        offending="date is null or date < $first_day or date >= $end_day "
+        "or category is null or not list_contains($categories, category)",
+        params=lambda: {
+            **dates_in_a_month(),
+            "categories": product_category_partition.get_partition_keys(),
+        },
+    ),
 ]
 
 

@@ -9,6 +9,7 @@ to show that nothing built from a refused table is published."""
 import filecmp
 import functools
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -43,6 +44,11 @@ def _edit(file: str, edit):
         rewrite_csv(csv_dir / file, edit)
 
     return mutate
+
+
+# The first day of the month after this one, in UTC (the partitions' time zone).
+_TODAY = datetime.now(timezone.utc).date()
+_NEXT_MONTH = date(_TODAY.year + _TODAY.month // 12, _TODAY.month % 12 + 1, 1)
 
 
 def _set(row: int, column: str, value: str):
@@ -254,6 +260,13 @@ CASES |= {
         _edit("sales_data.csv", _set(9, "date", "2099-01-01")),
         CheckFails(
             "sales_data", "date_is_in_a_partition", "sales_dated_outside_the_months", 1, [9]
+        ),
+    ),
+    # The month in progress is a partition (month to date); the next one is not yet.
+    "sale dated next month": (
+        _edit("sales_data.csv", _set(10, "date", f"{_NEXT_MONTH:%Y-%m-%d}")),
+        CheckFails(
+            "sales_data", "date_is_in_a_partition", "sales_dated_outside_the_months", 1, [10]
         ),
     ),
     # Every key once.
@@ -549,6 +562,34 @@ def test_join_check_catches_a_dimension_table_repeated_outside_the_pipeline(
     assert evaluation.metadata["extra_rows"].value == len(sales_of_p002) > 0
     assert evaluation.metadata["example_order_ids"].value == sales_of_p002[:5]
     assert "joined_data" not in materialized(result)
+    assert query("select * from joined_data order by all") == published["joined_data"]
+
+
+@pytest.mark.parametrize(
+    "change, wrong_order_ids",
+    [
+        # Another tool rewrites a date past every month, or a category that is no partition.
+        ("update sales_data set date = date '2099-01-01' where order_id in (5, 6)", [5, 6]),
+        ("update products set category = 'Toys' where product_id = 'P002'", None),
+    ],
+    ids=["date in no month", "category in no partition"],
+)
+def test_joined_data_refuses_a_sale_that_no_partition_would_count(
+    change, wrong_order_ids, published, sample_csvs, database, query
+):
+    query(change)
+    if wrong_order_ids is None:
+        sales = expected.read_csv(sample_csvs, "sales_data")
+        of_p002 = sales.loc[sales["product_id"] == "P002", "order_id"]
+        wrong_order_ids = sorted(int(order_id) for order_id in of_p002)
+
+    results, failure = _refusal(_join(database, sample_csvs))
+
+    (check,) = [r for r in results if r.check_name == "counted_in_a_month_and_a_category"]
+    assert not check.passed
+    assert check.metadata["rows_in_no_partition"].value == len(wrong_order_ids) > 0
+    assert check.metadata["example_order_ids"].value == wrong_order_ids[:5]
+    assert "counted_in_a_month_and_a_category: rows in no partition" in failure.description
     assert query("select * from joined_data order by all") == published["joined_data"]
 
 

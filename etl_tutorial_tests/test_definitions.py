@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -81,7 +82,11 @@ CHECKS = {
         "date_is_in_a_partition",
         "no_negative_sales",
     },
-    "joined_data": {"missing_dimension_check", "one_joined_row_per_sale"},
+    "joined_data": {
+        "missing_dimension_check",
+        "one_joined_row_per_sale",
+        "counted_in_a_month_and_a_category",
+    },
     "monthly_sales_performance": {"totals_match_joined_data"},
     "product_performance": {"totals_match_joined_data"},
 }
@@ -109,11 +114,21 @@ def test_every_automated_asset_waits_for_every_blocking_check_upstream():
         assert labels[-1] == "all_deps_blocking_checks_passed", name
 
 
+def _months_since_january_2024(day: date) -> int:
+    """How many months from January 2024 to `day`'s month, both included."""
+    return (day.year - 2024) * 12 + day.month
+
+
 def test_partitioned_assets_backfill_in_a_single_run(sample_csvs):
     graph = defs.resolve_asset_graph()
     monthly = graph.get(dg.AssetKey("monthly_sales_performance"))
     category = graph.get(dg.AssetKey("product_performance"))
-    assert monthly.partitions_def == dg.MonthlyPartitionsDefinition(start_date="2024-01-01")
+    # Every month from January 2024, the month in progress (in UTC) included.
+    months = monthly.partitions_def.get_partition_keys()
+    assert months[0] == "2024-01-01"
+    today = datetime.now(timezone.utc).date()
+    assert months[-1] == f"{today:%Y-%m}-01"
+    assert len(months) == len(set(months)) == _months_since_january_2024(today)
     # The categories are stated once, as the partitions; the sample products use each of them.
     sample = set(read_csv(sample_csvs, "products")["category"])
     assert set(category.partitions_def.get_partition_keys()) == sample

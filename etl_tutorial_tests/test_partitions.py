@@ -1,3 +1,4 @@
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -131,6 +132,23 @@ def test_a_range_run_reports_each_partition_by_key_and_no_figure_as_one_partitio
     assert summary.rows == _summary_rows(want, sorted(keys))
     # The months after the last sale are listed, with zeros.
     assert len(want) < len(keys) or asset == "product_performance"
+
+
+def test_a_sale_dated_today_counts_in_this_months_row(published, materialize, query, csv_dir):
+    """The month in progress is a partition: its row holds the month's sales to date."""
+    today = datetime.now(timezone.utc).date()
+    with (csv_dir / "sales_data.csv").open("a", encoding="utf-8") as f:
+        f.write(f"900001,{today:%Y-%m-%d},P001,R01,Walk-in Customer,2,12.34\n")
+        f.write(f"900002,{today:%Y-%m-%d},P002,R02,Walk-in Customer,1,5.00\n")
+
+    assert materialize(["sales_data", "joined_data"]).success
+    materialize(["monthly_sales_performance"], partition_key=MONTHS[-1])
+
+    this_month = {
+        row for row in expected.monthly_sales_performance(csv_dir) if row[0] == MONTHS[-1][:7]
+    }
+    assert MONTHS[-1] == f"{today:%Y-%m}-01" and len(this_month) == 2
+    assert set(query(MONTHLY + " where partition_date = ?", [f"{today:%Y-%m}"])) == this_month
 
 
 def test_rematerializing_a_month_is_idempotent_and_leaves_other_months_untouched(
