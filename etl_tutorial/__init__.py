@@ -11,6 +11,5 @@ for beta in (
     "Function `with_source_code_references`",
     "Class `LocalFileCodeReference`",
     "Class `CodeReferencesMetadataValue`",
-    "Parameter `include_sources`",
 ):
     warnings.filterwarnings("ignore", message=beta, category=dg.BetaWarning)

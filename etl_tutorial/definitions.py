@@ -10,7 +10,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from etl_tutorial import adhoc, audits, queries
-from etl_tutorial.csv_files import CsvFolder, load_csv, observe_csv
+from etl_tutorial.csv_files import CsvFolder, load_csv, observe_changed_csvs, observe_csv
 from etl_tutorial.overview import ChartFolder, draw_overview
 from etl_tutorial.partitions import (
     dates_in_a_month,
@@ -24,10 +24,8 @@ from etl_tutorial.publishing import connect, publish, rewrite_partitions, totals
 # which dagster.yaml limits to 1, so runs queue in Dagster instead of failing on the file lock.
 DUCKDB_POOL = "duckdb"
 
-# When assets run by themselves (the automation sensor at the end evaluates these): the CSVs are
-# observed every minute, and a table refreshes once something upstream has new data and every
-# blocking check upstream has passed.
-EVERY_MINUTE = dg.AutomationCondition.cron_tick_passed("* * * * *")
+# When assets run by themselves (the automation sensor at the end evaluates these): a table
+# refreshes once something upstream has new data and every blocking check upstream has passed.
 WHEN_UPSTREAM_CHANGES = (
     dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
 )
@@ -43,10 +41,10 @@ EVERY_PARTITION_WHEN_UPSTREAM_CHANGES = (
 
 # Ingestion: each CSV is an observable source (its data version is a hash of its content), and
 # its table is loaded from it with explicit column types, then audited before it is published.
+# csv_observation_sensor, below, records the observations.
 @dg.observable_source_asset(
-    description="products.csv in the CSV folder, observed every minute.",
+    description="products.csv in the CSV folder, observed by csv_observation_sensor.",
     group_name="ingestion",
-    automation_condition=EVERY_MINUTE,
 )
 def products_csv(csv_folder: CsvFolder) -> dg.ObserveResult:
     return observe_csv(csv_folder.csv_for("products"))
@@ -81,9 +79,8 @@ def products(duckdb: DuckDBResource, csv_folder: CsvFolder):
 
 
 @dg.observable_source_asset(
-    description="sales_reps.csv in the CSV folder, observed every minute.",
+    description="sales_reps.csv in the CSV folder, observed by csv_observation_sensor.",
     group_name="ingestion",
-    automation_condition=EVERY_MINUTE,
 )
 def sales_reps_csv(csv_folder: CsvFolder) -> dg.ObserveResult:
     return observe_csv(csv_folder.csv_for("sales_reps"))
@@ -110,9 +107,8 @@ def sales_reps(duckdb: DuckDBResource, csv_folder: CsvFolder):
 
 
 @dg.observable_source_asset(
-    description="sales_data.csv in the CSV folder, observed every minute.",
+    description="sales_data.csv in the CSV folder, observed by csv_observation_sensor.",
     group_name="ingestion",
-    automation_condition=EVERY_MINUTE,
 )
 def sales_data_csv(csv_folder: CsvFolder) -> dg.ObserveResult:
     return observe_csv(csv_folder.csv_for("sales_data"))
@@ -289,6 +285,18 @@ def adhoc_request_sensor(
 
 # Automation
 
+
+# Observes the CSVs without launching a run: every 10 seconds it looks at each file's size and
+# modification time, and records a new data version when the content changed. The automation
+# sensor then requests the table loaded from it.
+@dg.sensor(minimum_interval_seconds=10, default_status=dg.DefaultSensorStatus.RUNNING)
+def csv_observation_sensor(
+    context: dg.SensorEvaluationContext, csv_folder: CsvFolder
+) -> dg.SensorResult:
+    """Records an observation of each CSV whose content changed, with no run."""
+    return observe_changed_csvs(context, csv_folder, [products_csv, sales_reps_csv, sales_data_csv])
+
+
 weekly_update_schedule = dg.ScheduleDefinition(
     name="weekly_update_schedule",
     target=dg.AssetSelection.assets(joined_data).upstream(),
@@ -299,7 +307,7 @@ weekly_update_schedule = dg.ScheduleDefinition(
 # (Dagster's own would start stopped); it must target every asset that has a condition.
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "default_automation_condition_sensor",
-    target=dg.AssetSelection.all(include_sources=True),
+    target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 
@@ -337,6 +345,6 @@ defs = dg.Definitions(
     # rather than paying for a process each.
     executor=dg.in_process_executor,
     schedules=[weekly_update_schedule],
-    sensors=[adhoc_request_sensor, automation_sensor],
+    sensors=[csv_observation_sensor, adhoc_request_sensor, automation_sensor],
     resources=resources(os.environ),
 )

@@ -2,6 +2,8 @@
 in test_adhoc.py.)"""
 
 import hashlib
+import os
+import time
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
@@ -10,8 +12,14 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
 
+from etl_tutorial import csv_files
 from etl_tutorial.csv_files import observe_csv
-from etl_tutorial.definitions import automation_sensor, defs, weekly_update_schedule
+from etl_tutorial.definitions import (
+    automation_sensor,
+    csv_observation_sensor,
+    defs,
+    weekly_update_schedule,
+)
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import (
     ALL_ASSETS,
@@ -21,7 +29,6 @@ from etl_tutorial_tests.helpers import (
     opened,
     project_resources,
     rewrite_csv,
-    step_failure,
 )
 
 
@@ -49,9 +56,6 @@ def test_automation_sensor_is_on_from_the_start_for_every_automated_asset():
 
 
 ALL_AUTOMATED = [
-    "products_csv",
-    "sales_reps_csv",
-    "sales_data_csv",
     *UNPARTITIONED,
     "monthly_sales_performance",
     "product_performance",
@@ -70,6 +74,7 @@ class Automation:
         self.instance = dg.DagsterInstance.ephemeral()
         self.resources = project_resources(database, csv_dir)
         self.cursor = None
+        self.observation_cursor = None
         self.clock = datetime.now(timezone.utc).replace(second=0, microsecond=0)
 
     def tick(self, later=timedelta(seconds=1)) -> dict[str, set[str] | None]:
@@ -86,24 +91,31 @@ class Automation:
                 requested[key.to_user_string()] = partitions if partitions != {None} else None
         return requested
 
-    def observe(self, *sources: str) -> dg.ExecuteInProcessResult:
-        """One run observing `sources`, as the automation sensor launches them."""
-        job = dg.define_asset_job("observe", selection=list(sources))
-        return (
-            dg.Definitions(assets=ALL_ASSETS, jobs=[job], resources=self.resources)
-            .resolve_job_def("observe")
-            .execute_in_process(instance=self.instance, raise_on_error=False)
+    def observe(self):
+        """One tick of csv_observation_sensor, its observations recorded in the instance as
+        the sensor daemon records them, with no run."""
+        context = dg.build_sensor_context(
+            instance=self.instance,
+            cursor=self.observation_cursor,
+            resources={"csv_folder": self.resources["csv_folder"]},
         )
+        tick = csv_observation_sensor.evaluate_tick(context)
+        self.observation_cursor = tick.cursor
+        for event in tick.asset_events:
+            self.instance.report_runless_asset_event(event)
+        return tick
 
     def materialize(self, selection, **tags) -> dg.ExecuteInProcessResult:
-        return dg.materialize(
-            ALL_ASSETS,
-            selection=selection,
-            instance=self.instance,
-            resources=self.resources,
-            raise_on_error=False,
-            tags=tags,
-        )
+        """A run at this automation's time: the partitions are those that exist then."""
+        with dg.partition_loading_context(effective_dt=self.clock):
+            return dg.materialize(
+                ALL_ASSETS,
+                selection=selection,
+                instance=self.instance,
+                resources=self.resources,
+                raise_on_error=False,
+                tags=tags,
+            )
 
     def run(self, requested: dict[str, set[str] | None]) -> None:
         """Materializes what a tick requested: each partitioned asset as one run of all its
@@ -112,7 +124,10 @@ class Automation:
         results = [self.materialize(unpartitioned)] if unpartitioned else []
         for asset, partitions in requested.items():
             if partitions is not None:
-                keys = sorted(partitions, key=PARTITION_ORDER[asset].index)
+                with dg.partition_loading_context(effective_dt=self.clock):
+                    node = defs.resolve_asset_graph().get(dg.AssetKey(asset))
+                    order = node.partitions_def.get_partition_keys()
+                keys = sorted(partitions, key=order.index)
                 range_tags = {
                     "dagster/asset_partition_range_start": keys[0],
                     "dagster/asset_partition_range_end": keys[-1],
@@ -121,7 +136,6 @@ class Automation:
         assert all(result.success for result in results)
 
 
-PARTITION_ORDER = {"monthly_sales_performance": MONTHS, "product_performance": CATEGORIES}
 EVERY_PARTITION = {
     # Every month, not only the latest: new joined_data may change any of them.
     "monthly_sales_performance": set(MONTHS),
@@ -194,13 +208,61 @@ def test_a_failed_blocking_check_upstream_holds_back_automation_until_it_passes(
     automation.tick()
     automation.instance.report_runless_asset_event(dg.AssetMaterialization("joined_data"))
     _report_joined_data_checks(
-        automation.instance, missing_dimension_check=False, one_joined_row_per_sale=True
+        automation.instance,
+        missing_dimension_check=False,
+        one_joined_row_per_sale=True,
+        counted_in_a_month_and_a_category=True,
     )
 
     assert automation.tick() == {}
 
     _report_joined_data_checks(automation.instance, missing_dimension_check=True)
     assert automation.tick() == EVERY_PARTITION
+
+
+# Ticks and runs across the end of a month, on the automation's own clock: seconds.
+@pytest.mark.slow
+def test_when_a_month_ends_its_successor_is_built_and_counts_its_sales(database, csv_dir):
+    automation = Automation(database, csv_dir)
+    this_month = automation.clock.replace(day=1, hour=0, minute=0)
+    next_month = (this_month + timedelta(days=32)).replace(day=1)
+    automation.clock = next_month - timedelta(minutes=1)
+    assert automation.tick() == {}
+    automation.observe()
+    for wave in [{**INGESTION, "joined_data": None}, EVERY_PARTITION, {"sales_overview": None}]:
+        requested = automation.tick()
+        assert requested == wave
+        automation.run(requested)
+    assert automation.tick() == {}
+
+    # Midnight passes: the new month is a partition, missing, and is built (with no sales yet).
+    new_key = f"{next_month:%Y-%m-%d}"
+    requested = automation.tick(later=timedelta(minutes=2))
+    assert requested == {"monthly_sales_performance": {new_key}}
+    automation.run(requested)
+    assert automation.tick() == {"sales_overview": None}
+    automation.run({"sales_overview": None})
+
+    # A sale dated on its first day is accepted, and counted in it.
+    with (csv_dir / "sales_data.csv").open("a", encoding="utf-8") as f:
+        f.write(f"900001,{next_month:%Y-%m-%d},P001,R01,Walk-in Customer,2,12.34\n")
+    automation.observe()
+    for wave in [
+        {"sales_data": None, "joined_data": None},
+        {**EVERY_PARTITION, "monthly_sales_performance": {*MONTHS, new_key}},
+    ]:
+        requested = automation.tick()
+        assert requested == wave
+        automation.run(requested)
+    with opened(database) as conn:
+        rows = conn.execute(
+            "select * from monthly_sales_performance where partition_date = ?",
+            [f"{next_month:%Y-%m}"],
+        ).fetchall()
+    assert set(rows) == {
+        row for row in expected.monthly_sales_performance(csv_dir) if row[0] == new_key[:7]
+    }
+    assert len(rows) == 1
 
 
 # The CSVs as observable sources
@@ -210,28 +272,32 @@ SOURCES = ["products_csv", "sales_reps_csv", "sales_data_csv"]
 INGESTION = {"products": None, "sales_reps": None, "sales_data": None}
 
 
-def _observed(result: dg.ExecuteInProcessResult) -> dict[str, tuple[str, dict]]:
-    """Each source the run observed: its data version and its observation's metadata."""
+def _observed(tick) -> dict[str, tuple[str, dict]]:
+    """Each source a tick observed: its data version and its observation's metadata."""
     observed = {}
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_OBSERVATION":
-            observation = event.asset_observation_data.asset_observation
-            metadata = {key: value.value for key, value in observation.metadata.items()}
-            observed[observation.asset_key.to_user_string()] = (
-                observation.data_version,
-                metadata,
-            )
+    for observation in tick.asset_events:
+        metadata = {key: value.value for key, value in observation.metadata.items()}
+        observed[observation.asset_key.to_user_string()] = (observation.data_version, metadata)
     return observed
 
 
 def test_an_observation_records_a_hash_of_the_files_content_its_path_and_size(database, csv_dir):
-    observed = _observed(Automation(database, csv_dir).observe(*SOURCES))
+    automation = Automation(database, csv_dir)
 
+    tick = automation.observe()
+
+    observed = _observed(tick)
     assert set(observed) == set(SOURCES)
     for source, (version, metadata) in observed.items():
         path = csv_dir / f"{source.removesuffix('_csv')}.csv"
         assert version == hashlib.sha256(path.read_bytes()).hexdigest()
         assert metadata == {"dagster/uri": str(path), "size_bytes": path.stat().st_size}
+    # Recorded without a run, as the sensor daemon records them.
+    assert not tick.run_requests
+    assert automation.instance.get_runs() == []
+    for source, (version, _) in observed.items():
+        (record,) = automation.instance.fetch_observations(dg.AssetKey(source), limit=1).records
+        assert record.asset_observation.data_version == version
 
 
 def test_the_whole_of_a_large_file_is_hashed(tmp_path):
@@ -248,13 +314,38 @@ def test_the_whole_of_a_large_file_is_hashed(tmp_path):
     assert after.metadata["size_bytes"] == 3_000_000
 
 
-def test_the_csvs_are_observed_once_a_minute_without_any_toggle(database, csv_dir):
+def test_an_unchanged_csv_is_not_hashed_again_and_records_nothing(database, csv_dir, monkeypatch):
+    automation = Automation(database, csv_dir)
+    automation.observe()
+    hashed = []
+    monkeypatch.setattr(
+        csv_files, "observe_csv", lambda path: hashed.append(path.name) or observe_csv(path)
+    )
+
+    unchanged = automation.observe()
+    assert (hashed, unchanged.asset_events) == ([], [])
+    assert unchanged.skip_message == f"No CSV changed in {csv_dir}"
+
+    # Written again with the same content: hashed, since its time changed, but the same data.
+    path = csv_dir / "products.csv"
+    path.write_bytes(path.read_bytes())
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    rewritten = automation.observe()
+    assert (hashed, rewritten.asset_events) == (["products.csv"], [])
+    assert automation.tick() == {}
+
+
+def test_the_csvs_cause_no_run_while_they_do_not_change(database, csv_dir):
+    """Nothing asks for an observation run: the sources have no automation condition, and the
+    observation sensor requests none."""
     automation = Automation(database, csv_dir)
     assert automation.tick() == {}
-    assert automation.tick(later=timedelta(seconds=30)) == {}
-
-    assert automation.tick(later=timedelta(seconds=30)) == dict.fromkeys(SOURCES)
-    assert automation.tick() == {}
+    assert automation.tick(later=timedelta(minutes=5)) == {}
+    graph = defs.resolve_asset_graph()
+    assert not any(graph.get(dg.AssetKey(source)).automation_condition for source in SOURCES)
+    sensor = defs.get_repository_def().get_sensor_def(csv_observation_sensor.name)
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert sensor.minimum_interval_seconds == 10
 
 
 def _append_sale(csv_dir, category: str) -> tuple:
@@ -272,27 +363,22 @@ def _append_sale(csv_dir, category: str) -> tuple:
 @pytest.mark.slow
 def test_a_changed_csv_and_only_a_changed_csv_flows_through_every_partition(database, csv_dir):
     automation = Automation(database, csv_dir)
-    # The sensor's first tick, which asks for the first observations, finds nothing to build.
+    # Before any observation there is nothing to build.
     assert automation.tick() == {}
     # The first observation of each file is new data: everything builds, in order.
-    automation.observe(*SOURCES)
+    automation.observe()
     for wave in [{**INGESTION, "joined_data": None}, EVERY_PARTITION, {"sales_overview": None}]:
         requested = automation.tick()
         assert requested == wave
         automation.run(requested)
     assert automation.tick() == {}
 
-    # Observed again unchanged: the same data versions, and nothing to do.
-    first = _observed(automation.observe(*SOURCES))
-    assert _observed(automation.observe(*SOURCES)) == first
+    # Observed again unchanged: nothing recorded, and nothing to do.
+    assert _observed(automation.observe()) == {}
     assert automation.tick() == {}
 
     _append_sale(csv_dir, "Books")
-    changed = _observed(automation.observe(*SOURCES))
-
-    assert [source for source in SOURCES if changed[source][0] != first[source][0]] == [
-        "sales_data_csv"
-    ]
+    assert set(_observed(automation.observe())) == {"sales_data_csv"}
     for wave in [{"sales_data": None, "joined_data": None}, EVERY_PARTITION]:
         requested = automation.tick()
         assert requested == wave
@@ -305,32 +391,33 @@ def test_a_changed_csv_and_only_a_changed_csv_flows_through_every_partition(data
     assert set(books) == {row for row in expected.product_performance(csv_dir) if row[0] == "Books"}
 
 
-def test_a_missing_csv_fails_its_observation_naming_the_file_and_automation_goes_on(
-    database, csv_dir
-):
+def test_a_missing_csv_is_named_and_the_others_are_still_observed(database, csv_dir):
     automation = Automation(database, csv_dir)
+    assert automation.tick() == {}
+    products = (csv_dir / "products.csv").read_bytes()
     (csv_dir / "products.csv").unlink()
 
-    result = automation.observe("products_csv")
+    tick = automation.observe()
 
-    assert not result.success
-    assert f"products.csv not found: expected it at {csv_dir / 'products.csv'}" in step_failure(
-        result
+    assert set(_observed(tick)) == {"sales_reps_csv", "sales_data_csv"}
+    assert tick.skip_message == (
+        "Observed new content in sales_reps.csv, sales_data.csv; "
+        f"products.csv not found: expected it at {csv_dir / 'products.csv'}"
     )
-    # The sensor's evaluations go on: nothing is built from the file, and a minute later
-    # every CSV is due to be observed again.
-    assert automation.tick() == {}
-    assert automation.tick(later=timedelta(minutes=1)) == dict.fromkeys(SOURCES)
+    # Nothing is built from the missing file; once it is back it is observed.
+    assert automation.tick() == {"sales_reps": None, "sales_data": None}
+    (csv_dir / "products.csv").write_bytes(products)
+    assert set(_observed(automation.observe())) == {"products_csv"}
 
 
-def test_a_csv_that_cannot_be_read_fails_its_observation_naming_the_file(database, csv_dir):
+def test_a_csv_that_cannot_be_read_is_named_in_the_tick(database, csv_dir):
     automation = Automation(database, csv_dir)
     (csv_dir / "products.csv").unlink()
     (csv_dir / "products.csv").mkdir()
 
-    result = automation.observe("products_csv")
+    tick = automation.observe()
 
-    assert not result.success
+    assert "products_csv" not in _observed(tick)
     assert f"products.csv could not be read at {csv_dir / 'products.csv'}: Is a directory" in (
-        step_failure(result)
+        tick.skip_message
     )
