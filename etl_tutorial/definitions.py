@@ -4,6 +4,7 @@ blocking check fails the run and leaves the last good rows (etl_tutorial/publish
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -28,6 +29,11 @@ DUCKDB_POOL = "duckdb"
 # refreshes once something upstream has new data and every blocking check upstream has passed.
 WHEN_UPSTREAM_CHANGES = (
     dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+)
+# The weekly schedule (below) rebuilds joined_data every Monday, and automation the overview
+# after it: a week without a new materialization warns, and a day more fails, in the UI.
+AT_LEAST_WEEKLY = dg.FreshnessPolicy.time_window(
+    warn_window=timedelta(days=7, hours=1), fail_window=timedelta(days=8)
 )
 # A partitioned table rewrites every partition, not only the latest month as eager() alone
 # would: a changed sale can be in any month.
@@ -184,6 +190,7 @@ JOINED_DATA_CHECKS = [
     pool=DUCKDB_POOL,
     check_specs=audits.specs("joined_data", JOINED_DATA_CHECKS),
     automation_condition=WHEN_UPSTREAM_CHANGES,
+    freshness_policy=AT_LEAST_WEEKLY,
     metadata={"dagster/table_name": "main.joined_data"},
 )
 def joined_data(duckdb: DuckDBResource):
@@ -255,6 +262,7 @@ def product_performance(context: dg.AssetExecutionContext, duckdb: DuckDBResourc
     group_name="analysis",
     pool=DUCKDB_POOL,
     automation_condition=WHEN_UPSTREAM_CHANGES,
+    freshness_policy=AT_LEAST_WEEKLY,
 )
 def sales_overview(duckdb: DuckDBResource, chart_folder: ChartFolder) -> dg.MaterializeResult:
     """Revenue per month and per product of each category, as charts and their numbers."""

@@ -127,6 +127,29 @@ def _runs_by_partitioned_asset(server: DagsterDev, since: float) -> dict[str, li
     }
 
 
+FRESHNESS = """
+query Freshness($key: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $key) { ... on AssetNode { freshnessStatusInfo { freshnessStatus } } }
+}
+"""
+
+
+def test_the_tables_the_weekly_schedule_refreshes_show_as_fresh(live):
+    server, _ = live
+
+    def statuses() -> dict[str, str] | None:
+        found = {
+            name: server.graphql(FRESHNESS, {"key": {"path": [name]}})["assetNodeOrError"][
+                "freshnessStatusInfo"
+            ]["freshnessStatus"]
+            for name in ("joined_data", "sales_overview")
+        }
+        return found if "UNKNOWN" not in found.values() else None
+
+    found, _ = _wait_for(statuses, "a freshness status for joined_data and the overview", server)
+    assert found == {"joined_data": "HEALTHY", "sales_overview": "HEALTHY"}
+
+
 def test_the_overview_page_shows_the_charts(chromium, live):
     from playwright.sync_api import expect
 

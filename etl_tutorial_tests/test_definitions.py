@@ -1,7 +1,7 @@
 import os
 import subprocess
 import sys
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -11,7 +11,7 @@ from dagster._core.definitions.declarative_automation.operators.boolean_operator
 )
 
 from etl_tutorial.csv_files import CSV_COLUMNS
-from etl_tutorial.definitions import defs, resources
+from etl_tutorial.definitions import defs, resources, weekly_update_schedule
 from etl_tutorial.paths import PROJECT_DIR
 from etl_tutorial_tests.expected import read_csv
 
@@ -112,6 +112,15 @@ def test_every_automated_asset_waits_for_every_blocking_check_upstream():
         assert isinstance(condition, AndAutomationCondition), name
         labels = [child.get_label() for child in condition.children]
         assert labels[-1] == "all_deps_blocking_checks_passed", name
+
+
+def test_the_tables_the_weekly_schedule_refreshes_warn_after_a_week_and_fail_a_day_later():
+    graph = defs.resolve_asset_graph()
+    assert weekly_update_schedule.cron_schedule == "0 0 * * 1"
+    for name in ("joined_data", "sales_overview"):
+        policy = graph.get(dg.AssetKey(name)).freshness_policy
+        warn, fail = policy.warn_window.to_timedelta(), policy.fail_window.to_timedelta()
+        assert timedelta(days=7) < warn < fail <= timedelta(days=8), name
 
 
 def _months_since_january_2024(day: date) -> int:
