@@ -49,6 +49,8 @@ def test_automation_sensor_is_on_from_the_start_for_every_automated_asset():
     # A tick that requests many partitions launches a backfill, which honours the backfill
     # policy (one run per partitioned asset), instead of one run per partition.
     assert sensor.emit_backfills
+    # Each step of new data's way waits for a tick: every 10 s, not Dagster's 30 s.
+    assert sensor.minimum_interval_seconds == 10
     graph = defs.resolve_asset_graph()
     automated = {key for key in graph.get_all_asset_keys() if graph.get(key).automation_condition}
     assert {key.to_user_string() for key in automated} == set(ALL_AUTOMATED)
@@ -294,7 +296,6 @@ def test_an_observation_records_a_hash_of_the_files_content_its_path_and_size(da
         assert metadata == {"dagster/uri": str(path), "size_bytes": path.stat().st_size}
     # Recorded without a run, as the sensor daemon records them.
     assert not tick.run_requests
-    assert automation.instance.get_runs() == []
     for source, (version, _) in observed.items():
         (record,) = automation.instance.fetch_observations(dg.AssetKey(source), limit=1).records
         assert record.asset_observation.data_version == version
@@ -333,6 +334,13 @@ def test_an_unchanged_csv_is_not_hashed_again_and_records_nothing(database, csv_
     rewritten = automation.observe()
     assert (hashed, rewritten.asset_events) == (["products.csv"], [])
     assert automation.tick() == {}
+    assert (hashed, automation.observe().asset_events) == (["products.csv"], [])
+
+    # New content of another size, with the same modification time: a change all the same.
+    before = path.stat()
+    path.write_bytes(path.read_bytes() + b"P999,Extra,Books,1.00\n")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert set(_observed(automation.observe())) == {"products_csv"}
 
 
 def test_the_csvs_cause_no_run_while_they_do_not_change(database, csv_dir):

@@ -566,18 +566,27 @@ def test_join_check_catches_a_dimension_table_repeated_outside_the_pipeline(
 
 
 @pytest.mark.parametrize(
-    "change, wrong_order_ids",
+    "change, params, wrong_order_ids",
     [
         # Another tool rewrites a date past every month, or a category that is no partition.
-        ("update sales_data set date = date '2099-01-01' where order_id in (5, 6)", [5, 6]),
-        ("update products set category = 'Toys' where product_id = 'P002'", None),
+        ("update sales_data set date = '2099-01-01' where order_id in (5, 6)", [], [5, 6]),
+        ("update sales_data set date = ? where order_id = 7", [_NEXT_MONTH], [7]),
+        ("update sales_data set date = null where order_id = 8", [], [8]),
+        ("update products set category = 'Toys' where product_id = 'P002'", [], None),
+        ("update products set category = null where product_id = 'P002'", [], None),
     ],
-    ids=["date in no month", "category in no partition"],
+    ids=[
+        "date in no month",
+        "date next month",
+        "no date",
+        "category in no partition",
+        "no category",
+    ],
 )
 def test_joined_data_refuses_a_sale_that_no_partition_would_count(
-    change, wrong_order_ids, published, sample_csvs, database, query
+    change, params, wrong_order_ids, published, sample_csvs, database, query
 ):
-    query(change)
+    query(change, params)
     if wrong_order_ids is None:
         sales = expected.read_csv(sample_csvs, "sales_data")
         of_p002 = sales.loc[sales["product_id"] == "P002", "order_id"]

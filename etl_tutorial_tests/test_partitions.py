@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -135,11 +135,13 @@ def test_a_range_run_reports_each_partition_by_key_and_no_figure_as_one_partitio
 
 
 def test_a_sale_dated_today_counts_in_this_months_row(published, materialize, query, csv_dir):
-    """The month in progress is a partition: its row holds the month's sales to date."""
+    """The month in progress is a partition: its row holds the month's sales so far."""
     today = datetime.now(timezone.utc).date()
+    # And one on the month's last day: the whole month in progress is a partition.
+    last_day = (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
     with (csv_dir / "sales_data.csv").open("a", encoding="utf-8") as f:
         f.write(f"900001,{today:%Y-%m-%d},P001,R01,Walk-in Customer,2,12.34\n")
-        f.write(f"900002,{today:%Y-%m-%d},P002,R02,Walk-in Customer,1,5.00\n")
+        f.write(f"900002,{last_day:%Y-%m-%d},P002,R02,Walk-in Customer,1,5.00\n")
 
     assert materialize(["sales_data", "joined_data"]).success
     materialize(["monthly_sales_performance"], partition_key=MONTHS[-1])
