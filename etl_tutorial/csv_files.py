@@ -90,7 +90,7 @@ def observe_changed_csvs(
     tick; the others are observed as usual.
     """
     seen: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
-    observations, unreadable = [], []
+    observations, changed, unreadable = [], [], []
     for source in sources:
         name = source.key.to_user_string()
         path = csv_folder.csv_for(name.removesuffix("_csv"))
@@ -116,11 +116,11 @@ def observe_changed_csvs(
                     metadata=observed.metadata,
                 )
             )
+            changed.append(path.name)
         seen[name] = [*(signature or [None, None]), version]
     for line in unreadable:
         context.log.warning(line)
     # The tick's message in the UI: what it observed, and what it could not read.
-    changed = [f"{o.asset_key.to_user_string().removesuffix('_csv')}.csv" for o in observations]
     summary = [f"Observed new content in {', '.join(changed)}"] if changed else []
     return dg.SensorResult(
         asset_events=observations,

@@ -117,6 +117,21 @@ def opened(database: Path | str, *, read_only: bool = True) -> Iterator[duckdb.D
         conn.execute("detach tested")
 
 
+def write_two_million_sales(csv_dir: Path) -> None:
+    """Replaces csv_dir's sales_data.csv with 500 copies of its sales (about two million, for
+    the sample): loading them takes long enough to be killed in the middle. Each copy gets
+    order_ids of its own, so every key stays unique."""
+    sales = csv_dir / "sales_data.csv"
+    repeated = (
+        "select s.* replace (s.order_id::bigint * 1000 + copy.range as order_id) "
+        "from read_csv(?, all_varchar = true) as s, range(500) as copy"
+    )
+    with duckdb.connect() as conn:
+        # COPY takes no parameter for its target; this is the test's own folder.
+        conn.execute(f"copy ({repeated}) to '{csv_dir / 'big.csv'}' (header)", [str(sales)])
+    (csv_dir / "big.csv").replace(sales)
+
+
 def changed_tables(database: Path, before: Path) -> list[str]:
     """The published tables whose rows in `database` are not, as a multiset, those in
     `before`, compared inside DuckDB without fetching them."""

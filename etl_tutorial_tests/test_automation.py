@@ -137,12 +137,22 @@ class Automation:
                 results.append(self.materialize([asset], **range_tags))
         assert all(result.success for result in results)
 
+    def run_waves(self, *waves: dict[str, set[str] | None]) -> None:
+        """Ticks, checking that each requests the next of `waves`, and runs what it requested."""
+        for wave in waves:
+            requested = self.tick()
+            assert requested == wave
+            self.run(requested)
+
 
 EVERY_PARTITION = {
     # Every month, not only the latest: new joined_data may change any of them.
     "monthly_sales_performance": set(MONTHS),
     "product_performance": set(CATEGORIES),
 }
+INGESTION = {"products": None, "sales_reps": None, "sales_data": None}
+# What the first observation of every CSV builds, tick after tick.
+FIRST_BUILD = [{**INGESTION, "joined_data": None}, EVERY_PARTITION, {"sales_overview": None}]
 
 
 # A sequence of ticks and runs, each run a materialization of its own: seconds.
@@ -231,10 +241,7 @@ def test_when_a_month_ends_its_successor_is_built_and_counts_its_sales(database,
     automation.clock = next_month - timedelta(minutes=1)
     assert automation.tick() == {}
     automation.observe()
-    for wave in [{**INGESTION, "joined_data": None}, EVERY_PARTITION, {"sales_overview": None}]:
-        requested = automation.tick()
-        assert requested == wave
-        automation.run(requested)
+    automation.run_waves(*FIRST_BUILD)
     assert automation.tick() == {}
 
     # Midnight passes: the new month is a partition, missing, and is built (with no sales yet).
@@ -249,13 +256,10 @@ def test_when_a_month_ends_its_successor_is_built_and_counts_its_sales(database,
     with (csv_dir / "sales_data.csv").open("a", encoding="utf-8") as f:
         f.write(f"900001,{next_month:%Y-%m-%d},P001,R01,Walk-in Customer,2,12.34\n")
     automation.observe()
-    for wave in [
+    automation.run_waves(
         {"sales_data": None, "joined_data": None},
         {**EVERY_PARTITION, "monthly_sales_performance": {*MONTHS, new_key}},
-    ]:
-        requested = automation.tick()
-        assert requested == wave
-        automation.run(requested)
+    )
     with opened(database) as conn:
         rows = conn.execute(
             "select * from monthly_sales_performance where partition_date = ?",
@@ -271,7 +275,6 @@ def test_when_a_month_ends_its_successor_is_built_and_counts_its_sales(database,
 
 
 SOURCES = ["products_csv", "sales_reps_csv", "sales_data_csv"]
-INGESTION = {"products": None, "sales_reps": None, "sales_data": None}
 
 
 def _observed(tick) -> dict[str, tuple[str, dict]]:
@@ -375,10 +378,7 @@ def test_a_changed_csv_and_only_a_changed_csv_flows_through_every_partition(data
     assert automation.tick() == {}
     # The first observation of each file is new data: everything builds, in order.
     automation.observe()
-    for wave in [{**INGESTION, "joined_data": None}, EVERY_PARTITION, {"sales_overview": None}]:
-        requested = automation.tick()
-        assert requested == wave
-        automation.run(requested)
+    automation.run_waves(*FIRST_BUILD)
     assert automation.tick() == {}
 
     # Observed again unchanged: nothing recorded, and nothing to do.
@@ -387,10 +387,7 @@ def test_a_changed_csv_and_only_a_changed_csv_flows_through_every_partition(data
 
     _append_sale(csv_dir, "Books")
     assert set(_observed(automation.observe())) == {"sales_data_csv"}
-    for wave in [{"sales_data": None, "joined_data": None}, EVERY_PARTITION]:
-        requested = automation.tick()
-        assert requested == wave
-        automation.run(requested)
+    automation.run_waves({"sales_data": None, "joined_data": None}, EVERY_PARTITION)
     assert automation.tick() == {"sales_overview": None}
     with opened(database) as conn:
         books = conn.execute(

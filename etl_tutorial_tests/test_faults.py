@@ -21,7 +21,12 @@ from etl_tutorial.definitions import PRODUCT_CHECKS
 from etl_tutorial.metadata import table_metadata
 from etl_tutorial.publishing import rewrite_partitions
 from etl_tutorial_tests import expected
-from etl_tutorial_tests.helpers import project_resources, rewrite_csv, snapshot
+from etl_tutorial_tests.helpers import (
+    project_resources,
+    rewrite_csv,
+    snapshot,
+    write_two_million_sales,
+)
 
 HOSTILE = "x'; drop table sales_data; --"
 
@@ -150,17 +155,8 @@ def test_killing_a_materialization_mid_write_keeps_the_previous_tables(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    # About two million sales: loading them takes long enough to be killed in the middle.
     big_csv = csv_dir / "sales_data.csv"
-    # Each copy of the shipped sales gets order_ids of its own, so every key stays unique.
-    repeated = (
-        "select s.* replace (s.order_id::bigint * 1000 + copy.range as order_id) "
-        "from read_csv(?, all_varchar = true) as s, range(500) as copy"
-    )
-    with duckdb.connect() as conn:
-        # COPY takes no parameter for its target; this is the test's own tmp path.
-        conn.execute(f"copy ({repeated}) to '{csv_dir / 'big.csv'}' (header)", [str(big_csv)])
-    (csv_dir / "big.csv").replace(big_csv)
+    write_two_million_sales(csv_dir)
     assert child.stdout.readline().strip() == "ready"
     child.stdin.write("go\n")
     child.stdin.flush()

@@ -8,10 +8,9 @@ import signal
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from etl_tutorial_tests.helpers import opened
+from etl_tutorial_tests.helpers import opened, write_two_million_sales
 from harness.dagster_dev import DagsterDev, dagster_dev
 
 # Starts a `dagster dev` of its own and loads two million rows: about a minute.
@@ -62,19 +61,6 @@ def _pid_once_writing(server: DagsterDev, run_id: str, timeout: float = 120) -> 
     raise TimeoutError(f"run {run_id} did not start its sales_data step in {timeout:.0f} s")
 
 
-def _write_two_million_sales(csv_dir: Path) -> None:
-    """Each copy of the sample sales gets order_ids of its own, so every key stays unique."""
-    sales = csv_dir / "sales_data.csv"
-    repeated = (
-        "select s.* replace (s.order_id::bigint * 1000 + copy.range as order_id) "
-        "from read_csv(?, all_varchar = true) as s, range(500) as copy"
-    )
-    with duckdb.connect() as conn:
-        # COPY takes no parameter for its target; this is the test's own tmp path.
-        conn.execute(f"copy ({repeated}) to '{csv_dir / 'big.csv'}' (header)", [str(sales)])
-    (csv_dir / "big.csv").replace(sales)
-
-
 def test_a_killed_run_fails_frees_the_pool_and_the_next_queued_run_succeeds(tmp_path, sample_csvs):
     home = tmp_path / "dagster_home"
     csv_dir = Path(shutil.copytree(sample_csvs, tmp_path / "csv"))
@@ -85,7 +71,7 @@ def test_a_killed_run_fails_frees_the_pool_and_the_next_queued_run_succeeds(tmp_
         server.materialize(["products", "sales_reps", "sales_data"])
         with opened(database) as conn:
             last_good = conn.execute("select * from sales_data order by all").fetchall()
-        _write_two_million_sales(csv_dir)
+        write_two_million_sales(csv_dir)
 
         killed_id = server.launch_run(["sales_data"])
         pid = _pid_once_writing(server, killed_id)
