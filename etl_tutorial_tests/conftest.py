@@ -18,7 +18,22 @@ if TYPE_CHECKING:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """What the test modules imported (Dagster, DuckDB, pandas) lives until the process exits:
     frozen out of the garbage collector's way, its collections stay short and a worker exits
-    about a second sooner."""
+    about a second sooner.
+
+    It also stops a run whose tests that must share one worker (an `xdist_group`, such as the
+    tests sharing one `dagster dev`) could be split: pytest-xdist keeps them together by
+    renaming their node ids, which some pytest versions ignore without a word."""
+    if getattr(session.config.option, "loadgroup", False):  # an xdist worker, grouping
+        ungrouped = [
+            item.nodeid
+            for item in session.items
+            if item.get_closest_marker("xdist_group") and "@" not in item.nodeid
+        ]
+        if ungrouped:
+            raise pytest.UsageError(
+                f"pytest-xdist lost the xdist_group of {len(ungrouped)} tests, such as "
+                f"{ungrouped[0]}: use the pytest version in requirements.lock"
+            )
     gc.freeze()
 
 
