@@ -4,6 +4,7 @@ import csv
 import fcntl
 import functools
 import html
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,9 +12,11 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 from markdown_it import MarkdownIt
 
 from etl_tutorial.definitions import (
+    csv_observation_sensor,
     defs,
     monthly_partition,
     product_category_partition,
@@ -82,6 +85,20 @@ def materializer(database: Path, csv_dir: Path, instance: dg.DagsterInstance):
         )
 
     return run
+
+
+def observe_csvs(
+    instance: dg.DagsterInstance, csv_folder: dg.ConfigurableResource, cursor: str | None = None
+) -> dg.SensorResult:
+    """One tick of csv_observation_sensor after `cursor`, its observations recorded in
+    `instance` as the sensor daemon records them, with no run."""
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"csv_folder": csv_folder}
+    )
+    tick = csv_observation_sensor.evaluate_tick(context)
+    for event in tick.asset_events:
+        instance.report_runless_asset_event(event)
+    return tick
 
 
 def rewrite_csv(path: Path, edit) -> None:
@@ -226,6 +243,54 @@ def markdown_table(text: str) -> MarkdownTable:
             (headers,) = rows
             rows = []
     return MarkdownTable(headers, rows, {headers[index] for index in right_aligned})
+
+
+RUNS_SINCE = """
+query RunsSince($after: Float) {
+  runsOrError(filter: {createdAfter: $after}) {
+    ... on Runs { results { status assetSelection { path } tags { key value } } }
+  }
+}
+"""
+SOURCES = {"products_csv", "sales_reps_csv", "sales_data_csv"}
+
+
+def runs_since(server: DagsterDev, after: float = 0) -> list[dict]:
+    """The runs created in `server`'s instance since `after` (a Unix time), newest first."""
+    return server.graphql(RUNS_SINCE, {"after": after})["runsOrError"]["results"]
+
+
+def runs_building_nothing(server: DagsterDev, since: float = 0) -> list[dict]:
+    """The runs created since `since` that materialize no table: none, if observing the CSVs
+    launches no run."""
+    return [
+        run
+        for run in runs_since(server, since)
+        if not (selected := {key["path"][-1] for key in run["assetSelection"] or []})
+        or selected & SOURCES
+    ]
+
+
+def table_rows(server: DagsterDev, table: str) -> set[tuple] | None:
+    """A table's rows in `server`'s database, or None while it does not exist or a run holds
+    the database."""
+    try:
+        with duckdb.connect(server.env["DUCKDB_DATABASE"], read_only=True) as conn:
+            return set(conn.execute(f"select * from {table}").fetchall())  # noqa: S608
+    except (duckdb.IOException, duckdb.CatalogException):
+        return None
+
+
+def wait_for(condition, what: str, server: DagsterDev, timeout: float) -> tuple[object, float]:
+    """The first truthy value of `condition()`, polled every second, and the seconds it
+    took; fails after `timeout` with the end of `server`'s log. Callers assert on that value,
+    not on a second read: by then a run may hold the database, or have changed it."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if value := condition():
+            return value, time.monotonic() - start
+        time.sleep(1)
+    pytest.fail(f"no {what} after {timeout} s:\n{server.log.read_text()[-3000:]}", pytrace=False)
 
 
 # Where the browser tests leave their screenshots (git-ignored).

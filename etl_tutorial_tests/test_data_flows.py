@@ -6,69 +6,62 @@ import shutil
 import time
 from pathlib import Path
 
-import duckdb
+import dagster as dg
 import pytest
 
+from etl_tutorial.paths import PROJECT_DIR
 from etl_tutorial_tests import expected
-from etl_tutorial_tests.helpers import SCREENSHOTS, ui_page
+from etl_tutorial_tests.helpers import (
+    ALL_CATEGORIES,
+    ALL_MONTHS,
+    UNPARTITIONED,
+    materializer,
+    observe_csvs,
+    project_resources,
+    runs_building_nothing,
+    runs_since,
+    table_rows,
+    wait_for,
+)
 from harness.dagster_dev import DagsterDev, dagster_dev
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dagster_dev_automation")]
 
-# The longest a change may take to reach the analysis tables: the observation sensor's next
-# tick (every 10 s), then a few of the automation sensor's and backfill daemon's ticks (every
-# 30 s each), and the runs themselves.
-FLOW_TIMEOUT = 420
+# The longest any wait here may take before the test fails, saying what it waited for.
+TIMEOUT = 300
+SENSORS = ["csv_observation_sensor", "default_automation_condition_sensor"]
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory, sample_csvs: Path) -> tuple[DagsterDev, Path]:
-    """`dagster dev` on a copy of the sample CSVs and an empty database, left to itself
-    until automation has built every table and the overview."""
+def live(tmp_path_factory, sample_csvs: Path) -> tuple[DagsterDev, Path, float]:
+    """`dagster dev` as a user finds it once its first build is done: the sample CSVs observed,
+    and every table and the overview built, recorded in its instance. (test_first_build.py
+    watches `dagster dev` build them from nothing.) Yields it, the CSV folder and the time it
+    started, once both sensors have ticked."""
     home = tmp_path_factory.mktemp("dagster_home")
     csv_dir = Path(shutil.copytree(sample_csvs, home / "csv"))
-    with dagster_dev(home, database=home / "sales.duckdb", csv_dir=csv_dir) as server:
-        _wait_for(
-            lambda: (
-                _rows(server, "product_performance") == expected.product_performance(csv_dir)
-                and (home / "charts" / "revenue_per_product.png").exists()
-            ),
-            "the first build of every table and the overview",
+    database = home / "sales.duckdb"
+    shutil.copy(PROJECT_DIR / ".dagster" / "dagster.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        observe_csvs(instance, project_resources(database, csv_dir)["csv_folder"])
+        run = materializer(database, csv_dir, instance)
+        run(UNPARTITIONED)
+        run(["monthly_sales_performance"], partition_range=ALL_MONTHS)
+        run(["product_performance"], partition_range=ALL_CATEGORIES)
+        run(["sales_overview"])
+    started = time.time()
+    with dagster_dev(home, database=database, csv_dir=csv_dir) as server:
+        # The sensor's first tick observes the CSVs again, with the versions recorded above,
+        # and automation's first evaluation has nothing to do. A sale appended after both is
+        # new data.
+        wait_for(
+            lambda: all(server.finished_ticks(sensor) for sensor in SENSORS),
+            "first tick of both sensors",
             server,
+            TIMEOUT,
         )
-        yield server, csv_dir
-
-
-def _rows(server: DagsterDev, table: str) -> set[tuple] | None:
-    """The table's rows, or None while it does not exist or a run holds the database."""
-    try:
-        with duckdb.connect(server.env["DUCKDB_DATABASE"], read_only=True) as conn:
-            return set(conn.execute(f"select * from {table}").fetchall())  # noqa: S608
-    except (duckdb.IOException, duckdb.CatalogException):
-        return None
-
-
-def _wait_for(condition, what: str, server: DagsterDev) -> tuple[object, float]:
-    """The first truthy value of `condition()` and the seconds it took; fails after
-    FLOW_TIMEOUT. Callers assert on that value, not on a second read: by then a run may
-    hold the database, or have changed it."""
-    start = time.monotonic()
-    while time.monotonic() - start < FLOW_TIMEOUT:
-        if value := condition():
-            return value, time.monotonic() - start
-        time.sleep(1)
-    pytest.fail(
-        f"no {what} after {FLOW_TIMEOUT} s:\n{server.log.read_text()[-3000:]}", pytrace=False
-    )
-
-
-RUNS_SINCE = """
-query RunsSince($after: Float) {
-  runsOrError(filter: {createdAfter: $after}) {
-    ... on Runs { results { status assetSelection { path } tags { key value } } }
-  }
-}
-"""
+        assert runs_since(server, started) == [], "automation rebuilt tables that were up to date"
+        yield server, csv_dir, started
 
 
 # README promises new data in both analysis tables within this many seconds of its write.
@@ -76,7 +69,7 @@ PROMISED_LATENCY = 90
 
 
 def test_an_appended_sale_reaches_both_analysis_tables_by_itself_within_90_s(live):
-    server, csv_dir = live
+    server, csv_dir, started = live
     appended_at = time.time()
     products = expected.read_csv(csv_dir, "products")
     (product_id,) = products[products["product_name"] == "Clean SQL"]["product_id"]
@@ -88,10 +81,10 @@ def test_an_appended_sale_reaches_both_analysis_tables_by_itself_within_90_s(liv
     }
 
     def with_the_new_sale() -> dict[str, set[tuple]] | None:
-        found = {table: _rows(server, table) for table in want}
+        found = {table: table_rows(server, table) for table in want}
         return found if found == want else None
 
-    _, waited = _wait_for(with_the_new_sale, "the new sale in both analysis tables", server)
+    _, waited = wait_for(with_the_new_sale, "the new sale in both analysis tables", server, TIMEOUT)
 
     print(f"the sale reached both analysis tables after {waited:.0f} s")
     assert waited <= PROMISED_LATENCY
@@ -104,62 +97,22 @@ def test_an_appended_sale_reaches_both_analysis_tables_by_itself_within_90_s(liv
         )
         return runs if done else None
 
-    runs_by_asset, _ = _wait_for(finished, "successful runs of both partitioned assets", server)
+    runs_by_asset, _ = wait_for(
+        finished, "successful runs of both partitioned assets", server, TIMEOUT
+    )
     for asset, runs in runs_by_asset.items():
         (run,) = runs
         assert "dagster/backfill" in {tag["key"] for tag in run["tags"]}, (asset, run)
     # Observing the CSVs launched no run, since `dagster dev` started: every run built a table.
-    every_run = server.graphql(RUNS_SINCE, {"after": 0})["runsOrError"]["results"]
-    observed = {"products_csv", "sales_reps_csv", "sales_data_csv"}
-    for run in every_run:
-        selected = {key["path"][-1] for key in run["assetSelection"] or []}
-        assert selected and not selected & observed, run
+    assert runs_building_nothing(server, since=started) == []
 
 
 def _runs_by_partitioned_asset(server: DagsterDev, since: float) -> dict[str, list]:
     """The runs created since `since` that materialize each partitioned asset."""
-    runs = server.graphql(RUNS_SINCE, {"after": since})["runsOrError"]["results"]
+    runs = runs_since(server, since)
     return {
         asset: [
             run for run in runs if [asset] in [key["path"] for key in run["assetSelection"] or []]
         ]
         for asset in ("monthly_sales_performance", "product_performance")
     }
-
-
-FRESHNESS = """
-query Freshness($key: AssetKeyInput!) {
-  assetNodeOrError(assetKey: $key) { ... on AssetNode { freshnessStatusInfo { freshnessStatus } } }
-}
-"""
-
-
-def test_the_tables_the_weekly_schedule_refreshes_show_as_fresh(live):
-    server, _ = live
-
-    def statuses() -> dict[str, str] | None:
-        found = {
-            name: server.graphql(FRESHNESS, {"key": {"path": [name]}})["assetNodeOrError"][
-                "freshnessStatusInfo"
-            ]["freshnessStatus"]
-            for name in ("joined_data", "sales_overview")
-        }
-        return found if "UNKNOWN" not in found.values() else None
-
-    found, _ = _wait_for(statuses, "a freshness status for joined_data and the overview", server)
-    assert found == {"joined_data": "HEALTHY", "sales_overview": "HEALTHY"}
-
-
-def test_the_overview_page_shows_the_charts(chromium, live):
-    from playwright.sync_api import expect
-
-    server, _ = live
-    with ui_page(chromium, server, "/assets/sales_overview", "Materialize") as (page, _button):
-        # The metadata table offers a chart's markdown behind a link; it opens in a dialog.
-        row = page.locator("tr", has=page.get_by_text("revenue_per_month", exact=True))
-        row.get_by_text("[Show Markdown]").click()
-        chart = page.get_by_role("dialog").get_by_role("img", name="revenue per month")
-        expect(chart).to_be_visible(timeout=30_000)
-        page.wait_for_timeout(1000)  # the dialog fades in
-        page.screenshot(path=SCREENSHOTS / "sales_overview.png")
-        assert chart.evaluate("image => [image.naturalWidth, image.naturalHeight]") == [1000, 400]

@@ -76,6 +76,14 @@ query SensorStatus($name: String!) {
 }
 """
 
+SENSOR_TICKS = """
+query SensorTicks($name: String!) {
+  sensorOrError(sensorSelector: {
+    repositoryLocationName: "etl_tutorial", repositoryName: "__repository__", sensorName: $name
+  }) { ... on Sensor { sensorState { ticks(limit: 10) { status } } } }
+}
+"""
+
 FINISHED_BACKFILL = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
 
@@ -146,6 +154,11 @@ class DagsterDev:
         status = self.graphql(SENSOR_STATUS, {"name": name})["sensorOrError"]
         if status["sensorState"]["status"] != "STOPPED":
             raise RuntimeError(f"sensor {name} is still {status['sensorState']['status']}")
+
+    def finished_ticks(self, sensor: str) -> int:
+        """How many of the sensor's ticks have finished (up to 10): skipped, succeeded or failed."""
+        state = self.graphql(SENSOR_TICKS, {"name": sensor})["sensorOrError"]["sensorState"]
+        return sum(tick["status"] != "STARTED" for tick in state["ticks"])
 
     def drop_tables(self, tables: Sequence[str]) -> None:
         """Drops `tables` from the code location's database if they exist, so that what they
