@@ -26,6 +26,7 @@ from etl_tutorial_tests.helpers import (
     CATEGORIES,
     MONTHS,
     UNPARTITIONED,
+    observe_csvs,
     opened,
     project_resources,
     rewrite_csv,
@@ -96,15 +97,8 @@ class Automation:
     def observe(self):
         """One tick of csv_observation_sensor, its observations recorded in the instance as
         the sensor daemon records them, with no run."""
-        context = dg.build_sensor_context(
-            instance=self.instance,
-            cursor=self.observation_cursor,
-            resources={"csv_folder": self.resources["csv_folder"]},
-        )
-        tick = csv_observation_sensor.evaluate_tick(context)
+        tick = observe_csvs(self.instance, self.resources["csv_folder"], self.observation_cursor)
         self.observation_cursor = tick.cursor
-        for event in tick.asset_events:
-            self.instance.report_runless_asset_event(event)
         return tick
 
     def materialize(self, selection, **tags) -> dg.ExecuteInProcessResult:
@@ -426,3 +420,39 @@ def test_a_csv_that_cannot_be_read_is_named_in_the_tick(database, csv_dir):
     assert f"products.csv could not be read at {csv_dir / 'products.csv'}: Is a directory" in (
         tick.skip_message
     )
+
+
+def test_a_csv_put_back_as_it_was_is_new_data_again(database, csv_dir):
+    """README's exercise ends with `git checkout data/sales_data.csv`: the shipped content
+    comes back, and the tables must follow it back, though they saw that version before."""
+    automation = Automation(database, csv_dir)
+    path = csv_dir / "sales_data.csv"
+    shipped = path.read_bytes()
+    (first,) = _observed(automation.observe())["sales_data_csv"][:1]
+    _append_sale(csv_dir, "Books")
+    (appended,) = _observed(automation.observe())["sales_data_csv"][:1]
+
+    path.write_bytes(shipped)
+    put_back = _observed(automation.observe())
+
+    assert appended != first
+    assert set(put_back) == {"sales_data_csv"}
+    assert put_back["sales_data_csv"][0] == first
+    assert _observed(automation.observe()) == {}
+
+
+def test_a_csv_that_cannot_be_read_is_logged_each_tick_until_it_can(database, csv_dir, capfd):
+    """The sensor's log (the daemon's, under `dagster dev`) warns of the file at each tick."""
+    automation = Automation(database, csv_dir)
+    path = csv_dir / "products.csv"
+    content = path.read_bytes()
+    path.unlink()
+    warning = f"WARNING - products.csv not found: expected it at {path}"
+
+    for _ in range(2):
+        automation.observe()
+        assert capfd.readouterr().err.count(warning) == 1
+
+    path.write_bytes(content)
+    assert "products_csv" in _observed(automation.observe())
+    assert "WARNING" not in capfd.readouterr().err
