@@ -4,6 +4,7 @@ observation fingerprints one, and how one becomes a table (`load_csv`)."""
 import csv
 import hashlib
 import json
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -77,6 +78,11 @@ def observe_csv(path: Path) -> dg.ObserveResult:
     )
 
 
+# A write lands in the same modification time as one just before it if the file system's
+# clock has not moved on (it ticks every few milliseconds); two seconds covers coarse ones too.
+RACY_SECONDS = 2
+
+
 def observe_changed_csvs(
     context: dg.SensorEvaluationContext, csv_folder: CsvFolder, sources: Sequence[dg.SourceAsset]
 ) -> dg.SensorResult:
@@ -86,8 +92,9 @@ def observe_changed_csvs(
     A file is hashed again only when its size or modification time changed since the last
     tick (the cursor keeps both, with its data version), and observed only when the hash
     differs: an unchanged file records nothing, so nothing downstream is requested. A file
-    that cannot be read is named in the tick's log and skip reason, and is read again next
-    tick; the others are observed as usual.
+    modified within the last RACY_SECONDS could change again without its size or time
+    changing, so it is hashed once more next tick. A file that cannot be read is named in the
+    tick's log and skip reason, and is read again next tick; the others are observed as usual.
     """
     seen: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
     observations, changed, unreadable = [], [], []
@@ -117,6 +124,8 @@ def observe_changed_csvs(
                 )
             )
             changed.append(path.name)
+        if stat and time.time_ns() - stat.st_mtime_ns < RACY_SECONDS * 10**9:
+            signature = None
         seen[name] = [*(signature or [None, None]), version]
     for line in unreadable:
         context.log.warning(line)

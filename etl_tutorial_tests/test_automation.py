@@ -312,8 +312,17 @@ def test_the_whole_of_a_large_file_is_hashed(tmp_path):
     assert after.metadata["size_bytes"] == 3_000_000
 
 
+def _an_hour_ago(*paths) -> int:
+    """Sets the files' modification time an hour back, out of the racy window; returns it."""
+    past = time.time_ns() - 3600 * 10**9
+    for path in paths:
+        os.utime(path, ns=(past, past))
+    return past
+
+
 def test_an_unchanged_csv_is_not_hashed_again_and_records_nothing(database, csv_dir, monkeypatch):
     automation = Automation(database, csv_dir)
+    past = _an_hour_ago(*csv_dir.iterdir())
     automation.observe()
     hashed = []
     monkeypatch.setattr(
@@ -327,7 +336,7 @@ def test_an_unchanged_csv_is_not_hashed_again_and_records_nothing(database, csv_
     # Written again with the same content: hashed, since its time changed, but the same data.
     path = csv_dir / "products.csv"
     path.write_bytes(path.read_bytes())
-    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    os.utime(path, ns=(past, past + 10**9))
     rewritten = automation.observe()
     assert (hashed, rewritten.asset_events) == (["products.csv"], [])
     assert automation.tick() == {}
@@ -337,6 +346,20 @@ def test_an_unchanged_csv_is_not_hashed_again_and_records_nothing(database, csv_
     before = path.stat()
     path.write_bytes(path.read_bytes() + b"P999,Extra,Books,1.00\n")
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert set(_observed(automation.observe())) == {"products_csv"}
+
+
+def test_a_csv_changed_twice_within_one_tick_of_the_file_clock_is_observed(database, csv_dir):
+    """Two writes of the same size can share a modification time; a file modified moments
+    before a tick is hashed again at the next one, so the second write is not missed."""
+    automation = Automation(database, csv_dir)
+    path = csv_dir / "products.csv"
+    path.write_bytes(path.read_bytes())  # modified just now
+    automation.observe()
+    written = path.stat()
+    path.write_bytes(path.read_bytes().replace(b"Books", b"Bookz", 1))
+    os.utime(path, ns=(written.st_atime_ns, written.st_mtime_ns))
+
     assert set(_observed(automation.observe())) == {"products_csv"}
 
 
