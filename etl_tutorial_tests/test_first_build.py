@@ -19,9 +19,8 @@ from harness.dagster_dev import DagsterDev, dagster_dev
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dagster_dev_first_build")]
 
-# README: "within two minutes every table and the overview build by themselves".
-PROMISED_FIRST_BUILD = 120
-# The longest any wait here may take before the test fails, saying what it waited for.
+# The longest any wait here may take before the test fails, saying what it waited for. How
+# long the first build takes is measured by `make bench` (README quotes it), not here.
 TIMEOUT = 300
 
 
@@ -50,10 +49,9 @@ def built(tmp_path_factory, sample_csvs: Path) -> tuple[DagsterDev, float]:
         yield server, time.monotonic() - started
 
 
-def test_every_table_and_the_overview_build_by_themselves_within_two_minutes(built):
+def test_every_table_and_the_overview_build_by_themselves(built):
     server, took = built
     print(f"every table and the overview built {took:.0f} s after dagster dev started")
-    assert took <= PROMISED_FIRST_BUILD
     # Observing the CSVs launched no run: every run built a table.
     assert runs_building_nothing(server) == []
 

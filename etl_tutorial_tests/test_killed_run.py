@@ -46,15 +46,7 @@ def _pid_once_writing(server: DagsterDev, run_id: str, timeout: float = 120) -> 
         started = any(
             e.get("eventType") == "STEP_START" and e.get("stepKey") == "sales_data" for e in events
         )
-        pids = [
-            int(found[1])
-            for e in events
-            if (
-                found := re.search(
-                    r"Executing steps in process \(pid: (\d+)\)", e.get("message", "")
-                )
-            )
-        ]
+        pids = [int(found[1]) for e in events if (found := PID.search(e.get("message", "")))]
         if started and pids:
             return pids[0]
         time.sleep(0.2)
