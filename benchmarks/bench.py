@@ -11,6 +11,7 @@ run; the file is only ever written here, never edited by hand.
 """
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -359,6 +360,183 @@ def executor_rows(rows: int, repeat: int) -> list[str]:
     return lines
 
 
+FLOW_RUNS = """
+query FlowRuns($after: Float) {
+  runsOrError(filter: {createdAfter: $after}) {
+    ... on Runs { results {
+      status creationTime startTime endTime assetSelection { path } tags { key value }
+    } }
+  }
+}
+"""
+LAST_OBSERVATION = """
+query LastObservation($key: AssetKeyInput!) {
+  assetOrError(assetKey: $key) { ... on Asset { assetObservations(limit: 1) { timestamp } } }
+}
+"""
+BACKFILL_CREATED = """
+query BackfillCreated($id: String!) {
+  partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { timestamp } }
+}
+"""
+# The hops of an appended sale's way, each from the end of the one before, in this order.
+HOPS = {
+    "observed": "the observation sensor records the file's new version",
+    "ingestion requested": "automation requests sales_data and joined_data",
+    "ingestion run": "their run: queue, process start, work",
+    "partitions requested": "automation requests every partition (a backfill)",
+    "backfill daemon": "the backfill daemon submits its two runs",
+    "partition runs": "both runs: queue, process start, work",
+    "overview requested": "the backfill is marked complete, automation requests the overview",
+    "overview run": "its run",
+}
+
+
+def _selected(run: dict) -> set[str]:
+    return {key["path"][-1] for key in run["assetSelection"] or []}
+
+
+def _flow_runs(server, after: float, timeout: float = 600) -> dict[str, list[dict]]:
+    """Once the overview's run after `after` has ended: the runs since `after` by what they
+    built (ingestion, partitions, overview)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = server.graphql(FLOW_RUNS, {"after": after})["runsOrError"]["results"]
+        steps = {
+            "ingestion": [r for r in runs if "joined_data" in _selected(r)],
+            "partitions": [r for r in runs if _selected(r) & set(PARTITIONED)],
+            "overview": [r for r in runs if "sales_overview" in _selected(r)],
+        }
+        if steps["overview"] and all(r["endTime"] for rs in steps.values() for r in rs):
+            if any(r["status"] != "SUCCESS" for rs in steps.values() for r in rs):
+                raise RuntimeError(f"a run failed: {runs}")
+            return steps
+        time.sleep(0.5)
+    raise TimeoutError(f"no overview {timeout:.0f} s after {after}")
+
+
+def sale_hops(server, written: float) -> dict[str, float]:
+    """Each hop's seconds for a sale appended at `written` (a Unix time), from the instance's
+    records: the observation, the runs and the backfill, with the times Dagster gave them."""
+    steps = _flow_runs(server, written)
+    (ingestion,) = steps["ingestion"]
+    (overview,) = steps["overview"]
+    partitions = steps["partitions"]
+    (backfill_id,) = {
+        t["value"] for r in partitions for t in r["tags"] if t["key"] == "dagster/backfill"
+    }
+    backfill = server.graphql(BACKFILL_CREATED, {"id": backfill_id})["partitionBackfillOrError"]
+    observations = server.graphql(LAST_OBSERVATION, {"key": {"path": ["sales_data_csv"]}})
+    observed = int(observations["assetOrError"]["assetObservations"][0]["timestamp"]) / 1000
+    times = [
+        written,
+        observed,
+        ingestion["creationTime"],
+        ingestion["endTime"],
+        backfill["timestamp"],
+        min(r["creationTime"] for r in partitions),
+        max(r["endTime"] for r in partitions),
+        overview["creationTime"],
+        overview["endTime"],
+    ]
+    hops = {hop: b - a for hop, (a, b) in zip(HOPS, itertools.pairwise(times), strict=True)}
+    return {
+        **hops,
+        "both analysis tables": times[6] - written,
+        "overview": times[8] - written,
+    }
+
+
+def _append_sale(csv_dir: Path, order_id: int) -> float:
+    """Appends a sale of the first product by the first rep; returns when it was written."""
+    first = {
+        table: (csv_dir / f"{table}.csv").read_text().splitlines()[1].split(",")[0]
+        for table in ("products", "sales_reps")
+    }
+    with (csv_dir / "sales_data.csv").open("a") as f:
+        f.write(f"{order_id},2024-05-10,{first['products']},{first['sales_reps']},Walk-in,1,9.90\n")
+    return time.time()
+
+
+def flow_once(dequeue_interval: int, repeat: int, idle: float) -> list[dict[str, float]]:
+    """Under `dagster dev` with make dev's instance (the run queue's interval as given), on the
+    sample CSVs: the first build, idle CPU, then `repeat` appended sales one after another."""
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        csv_dir = sample_data.generate(home / "csv")
+        settings = {"run_queue": {"dequeue_interval_seconds": dequeue_interval}}
+        started = time.time()
+        with dagster_dev(
+            home, home / "bench.duckdb", csv_dir, instance_settings=settings
+        ) as server:
+            built = _flow_runs(server, started)["overview"][0]["endTime"] - started
+            time.sleep(10)  # the backfill daemon's and the sensors' last passes over the build
+            _, cpu_before = cpu_of(server.process.pid)
+            time.sleep(idle)
+            _, cpu_after = cpu_of(server.process.pid)
+            results = [
+                {"first build": built, "idle CPU per minute": (cpu_after - cpu_before) * 60 / idle}
+            ]
+            for i in range(repeat):
+                hops = sale_hops(server, _append_sale(csv_dir, 900_000 + i))
+                print(
+                    f"sale, run queue every {dequeue_interval} s #{i + 1}: {hops}", file=sys.stderr
+                )
+                results.append(hops)
+    return results
+
+
+def flow_rows(repeat: int, dequeue_intervals: list[int], idle: float) -> list[str]:
+    m = {}
+    for interval in dequeue_intervals:
+        start, *sales = flow_once(interval, repeat, idle)
+        print(f"flow, run queue every {interval} s: {start}", file=sys.stderr)
+        m[interval] = {
+            **start,
+            **{name: statistics.median(s[name] for s in sales) for name in sales[0]},
+            "range": (
+                min(s["both analysis tables"] for s in sales),
+                max(s["both analysis tables"] for s in sales),
+            ),
+        }
+    lines = [
+        f"New data under `dagster dev` with `make dev`'s instance (`.dagster/dagster.yaml`, its "
+        f"run queue as given), on the sample CSVs. From `dagster dev`'s start to the overview "
+        f"built from nothing; the CPU all its processes use in {idle:.0f} s of idleness "
+        f"afterwards, per minute; then {repeat} sales appended one after another, each hop "
+        "from the end of the one before (medians), from the times Dagster records for the "
+        "observation, runs and backfill.",
+        "",
+        "| | " + " | ".join(f"run queue every {i} s" for i in dequeue_intervals) + " |",
+        "|---|" + "---:|" * len(dequeue_intervals),
+        "| first build, from `dagster dev`'s start (s) | "
+        + " | ".join(f"{m[i]['first build']:.0f}" for i in dequeue_intervals)
+        + " |",
+        "| idle CPU, all of `dagster dev` (s per minute) | "
+        + " | ".join(f"{m[i]['idle CPU per minute']:.1f}" for i in dequeue_intervals)
+        + " |",
+    ]
+    for hop, what in HOPS.items():
+        lines.append(
+            f"| {hop}: {what} (s) | "
+            + " | ".join(f"{m[i][hop]:.1f}" for i in dequeue_intervals)
+            + " |"
+        )
+    lines += [
+        "| **sale to both analysis tables** (s): median (fastest to slowest) | "
+        + " | ".join(
+            f"**{m[i]['both analysis tables']:.0f}** "
+            f"({m[i]['range'][0]:.0f} to {m[i]['range'][1]:.0f})"
+            for i in dequeue_intervals
+        )
+        + " |",
+        "| sale to the overview (s) | "
+        + " | ".join(f"{m[i]['overview']:.0f}" for i in dequeue_intervals)
+        + " |",
+    ]
+    return lines
+
+
 def machine() -> str:
     model = next(
         (
@@ -399,12 +577,15 @@ def main() -> None:
         type=int,
         nargs="+",
         default=[DEFAULT_DEQUEUE_INTERVAL, 1],
-        help="run queue intervals (s) to backfill with, each written into the instance's "
-        "dagster.yaml as run_queue: dequeue_interval_seconds",
+        help="run queue intervals (s) to backfill and time the new-data flow with, each "
+        "written into the instance's dagster.yaml as run_queue: dequeue_interval_seconds",
     )
     parser.add_argument("--executor-repeat", type=int, default=5)
     parser.add_argument("--skip-executor", action="store_true", help="skip the executor runs")
     parser.add_argument("--skip-backfill", action="store_true", help="skip dagster dev runs")
+    parser.add_argument("--flow-repeat", type=int, default=5, help="sales appended, one by one")
+    parser.add_argument("--flow-idle", type=float, default=60, help="seconds of idle CPU measured")
+    parser.add_argument("--skip-flow", action="store_true", help="skip the new-data flow")
     args = parser.parse_args()
 
     command = shlex.join(["python", "-m", "benchmarks.bench", *sys.argv[1:]])
@@ -422,6 +603,8 @@ def main() -> None:
         lines += [""] + backfill_rows(
             args.backfill_rows, args.backfill_repeat, args.dequeue_intervals
         )
+    if not args.skip_flow:
+        lines += [""] + flow_rows(args.flow_repeat, args.dequeue_intervals, args.flow_idle)
     report = "\n".join(lines) + "\n"
     RESULTS.write_text(report)
     print(report)

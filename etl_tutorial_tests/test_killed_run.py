@@ -27,7 +27,7 @@ query RunEvents($id: ID!) {
 
 # How soon after the kill the run must show as failed, and the next run must start: the code
 # server notices the dead process within a second; run monitoring frees its slot within about
-# 10 s (.dagster/dagster.yaml), and the queue looks every 5 s.
+# 10 s, and the queue looks every second (.dagster/dagster.yaml).
 FAILED_WITHIN = 10
 PID = re.compile(r"Executing steps in process \(pid: (\d+)\)")
 NEXT_RUN_STARTS_WITHIN = 40
