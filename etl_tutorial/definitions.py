@@ -12,6 +12,7 @@ from dagster_duckdb import DuckDBResource
 
 from etl_tutorial import adhoc, audits, queries
 from etl_tutorial.csv_files import CsvFolder, load_csv, observe_changed_csvs, observe_csv
+from etl_tutorial.lake import DuckLakeResource
 from etl_tutorial.overview import ChartFolder, draw_overview
 from etl_tutorial.partitions import (
     dates_in_a_month,
@@ -325,16 +326,30 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
 # Where the data lives. Each setting is read from the environment here, once; by default
 # everything is in the checkout's data/ folder, wherever Dagster is started from.
 def resources(env: Mapping[str, str]) -> dict[str, dg.ConfigurableResource]:
-    return {
-        "duckdb": DuckDBResource(
+    duckdb_settings = {
+        # Rows need not stay in file order, so DuckDB loads and writes in parallel.
+        "preserve_insertion_order": False,
+        # Past this, DuckDB spills to disk instead of growing (benchmarks/README.md).
+        "memory_limit": env.get("DUCKDB_MEMORY_LIMIT", "1500MB"),
+    }
+    # Lake mode (etl_tutorial/lake.py): the same tables in DuckLake, if a catalog is named.
+    if catalog := env.get("DUCKLAKE_CATALOG"):
+        if not env.get("DUCKLAKE_DATA_PATH"):
+            raise ValueError(
+                "DUCKLAKE_CATALOG is set: set DUCKLAKE_DATA_PATH to the Parquet folder"
+            )
+        warehouse = DuckLakeResource(
+            database=catalog,
+            data_path=env["DUCKLAKE_DATA_PATH"],
+            connection_config=duckdb_settings,
+        )
+    else:
+        warehouse = DuckDBResource(
             database=env.get("DUCKDB_DATABASE", str(DATA_DIR / "mydb.duckdb")),
-            connection_config={
-                # Rows need not stay in file order, so DuckDB loads and writes in parallel.
-                "preserve_insertion_order": False,
-                # Past this, DuckDB spills to disk instead of growing (benchmarks/README.md).
-                "memory_limit": env.get("DUCKDB_MEMORY_LIMIT", "1500MB"),
-            },
-        ),
+            connection_config=duckdb_settings,
+        )
+    return {
+        "duckdb": warehouse,
         "csv_folder": CsvFolder(path=env.get("SALES_CSV_DIR", str(DATA_DIR))),
         "chart_folder": ChartFolder(path=env.get("SALES_CHART_DIR", str(DATA_DIR / "charts"))),
         "request_folder": adhoc.RequestFolder(

@@ -153,3 +153,18 @@ def chromium() -> str:
             "(.ci/run does) to run the browser tests"
         )
     return path
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A throwaway PostgreSQL server of the module's own (Debian's server programs)."""
+    from harness.postgres import postgres_server, server_bin
+
+    bin_dir = server_bin()
+    if bin_dir is None:
+        pytest.skip(
+            "PostgreSQL's server programs are not installed: install Debian's postgresql "
+            "package (.ci/run does) to run the deployment and lake tests"
+        )
+    with postgres_server(bin_dir) as server:
+        yield server

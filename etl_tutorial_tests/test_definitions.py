@@ -9,9 +9,11 @@ import pytest
 from dagster._core.definitions.declarative_automation.operators.boolean_operators import (
     AndAutomationCondition,
 )
+from dagster_duckdb import DuckDBResource
 
 from etl_tutorial.csv_files import CSV_COLUMNS
 from etl_tutorial.definitions import defs, resources, weekly_update_schedule
+from etl_tutorial.lake import DuckLakeResource, extension_file
 from etl_tutorial.paths import PROJECT_DIR
 from etl_tutorial_tests.expected import read_csv
 
@@ -192,6 +194,27 @@ def test_every_location_moves_with_its_environment_variable(tmp_path):
     ]
     settings = ("DUCKDB_DATABASE", "SALES_CSV_DIR", "ADHOC_REQUEST_DIR", "SALES_CHART_DIR")
     assert _locations(resources(dict(zip(settings, moved, strict=True)))) == moved
+
+
+def test_a_named_lake_catalog_switches_the_warehouse_to_ducklake(tmp_path):
+    catalog = "postgres:dbname=lake host=db.example port=5432 user=etl"
+    lake = resources({"DUCKLAKE_CATALOG": catalog, "DUCKLAKE_DATA_PATH": str(tmp_path)})["duckdb"]
+    assert isinstance(lake, DuckLakeResource)
+    assert (lake.database, lake.data_path) == (catalog, str(tmp_path))
+    assert type(resources({})["duckdb"]) is DuckDBResource
+    with pytest.raises(ValueError, match="set DUCKLAKE_DATA_PATH"):
+        resources({"DUCKLAKE_CATALOG": catalog})
+
+
+def test_lake_mode_outside_its_profile_says_where_to_run_it(monkeypatch):
+    import importlib
+
+    def no_extension(name):
+        raise ImportError(name)
+
+    monkeypatch.setattr(importlib, "import_module", no_extension)
+    with pytest.raises(RuntimeError, match=r"make install-lake"):
+        extension_file("ducklake")
 
 
 # Starts a Python process that imports the code location: seconds.

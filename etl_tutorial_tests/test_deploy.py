@@ -11,7 +11,7 @@ from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import PARTITIONED, UNPARTITIONED, distinct_rows
 from harness.dagster_dev import assets_per_run
 from harness.deployment import Deployment, deployment
-from harness.postgres import Postgres, postgres_server, server_bin
+from harness.postgres import Postgres
 
 # Server processes: kept out of the quick suite and on one worker with the deployment they share.
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.xdist_group("deployment")]
@@ -22,18 +22,6 @@ PARTITIONS = len(monthly_partition.get_partition_keys()) + len(
     product_category_partition.get_partition_keys()
 )
 UNFINISHED = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED"}
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Postgres:
-    bin_dir = server_bin()
-    if bin_dir is None:
-        pytest.skip(
-            "PostgreSQL's server programs are not installed: install Debian's postgresql "
-            "package (.ci/run does) to run the deployment tests"
-        )
-    with postgres_server(bin_dir) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
