@@ -28,8 +28,16 @@ DUCKDB_POOL = "duckdb"
 
 # When assets run by themselves (the automation sensor at the end evaluates these): a table
 # refreshes once something upstream has new data and every blocking check upstream has passed.
+# eager() forgets a table missing on the instance's first evaluation, and an observation
+# recorded just before it: the first build must not depend on which daemon ticks first, so a
+# table still missing at the second evaluation counts as newly missing.
+MISSING = (
+    dg.AutomationCondition.newly_missing()
+    | dg.AutomationCondition.missing() & (~dg.AutomationCondition.initial_evaluation()).newly_true()
+).with_label("newly missing, or missing after the first evaluation")
 WHEN_UPSTREAM_CHANGES = (
-    dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    dg.AutomationCondition.eager().replace("newly_missing", MISSING)
+    & dg.AutomationCondition.all_deps_blocking_checks_passed()
 )
 # The weekly schedule (below) rebuilds joined_data every Monday, and automation the overview
 # after it: a week without a new materialization warns, and a day more fails, in the UI.
@@ -40,6 +48,7 @@ AT_LEAST_WEEKLY = dg.FreshnessPolicy.time_window(
 # would: a changed sale can be in any month.
 EVERY_PARTITION_WHEN_UPSTREAM_CHANGES = (
     dg.AutomationCondition.eager()
+    .replace("newly_missing", MISSING)
     .without(dg.AutomationCondition.in_latest_time_window())
     .with_label("eager, every partition")
     & dg.AutomationCondition.all_deps_blocking_checks_passed()

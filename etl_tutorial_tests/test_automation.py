@@ -479,3 +479,14 @@ def test_a_csv_that_cannot_be_read_is_logged_each_tick_until_it_can(database, cs
     path.write_bytes(content)
     assert "products_csv" in _observed(automation.observe())
     assert "WARNING" not in capfd.readouterr().err
+
+
+def test_the_first_build_starts_when_the_csvs_were_observed_before_automation_first_ran(
+    database, csv_dir
+):
+    """On a new instance the observation sensor may tick before automation's first
+    evaluation, which sees no update: the missing tables are still built at the next one."""
+    automation = Automation(database, csv_dir)
+    automation.observe()
+    assert automation.tick() == {}
+    assert automation.tick() == FIRST_BUILD[0]
