@@ -2,8 +2,12 @@
 the table, audited, and swapped in within one transaction only if every blocking check passes;
 a partition rewrite commits only if its totals reconcile with joined_data's."""
 
-from collections.abc import Iterator, Sequence
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
+from functools import partial
+from typing import TypeVar
 
 import dagster as dg
 import duckdb
@@ -14,6 +18,7 @@ from etl_tutorial.metadata import partitions_metadata, table_metadata
 from etl_tutorial.queries import PartitionedTable
 
 TOTALS_CHECK = "totals_match_joined_data"
+T = TypeVar("T")
 
 
 @contextmanager
@@ -64,26 +69,40 @@ def publish(
     (a file, or the tables joined) in the failure message.
     """
     new_rows = staged(table)
-    conn.execute(f"create or replace table {new_rows} as {select}", params)  # noqa: S608
-    (row_count,) = conn.execute(f"select count(*) from {new_rows}").fetchone()  # noqa: S608
-    if row_count == 0:
-        conn.execute(f"drop table {new_rows}")
-        raise dg.Failure(
-            description=f"{source} has no rows; {table} is unchanged.",
-            metadata={"source": source},
-        )
-    results = run_audits(conn, new_rows, audits, asset=table, key=key, order_by=order_by)
-    failed = [result for result in results if not result.passed]
-    if failed and order_by == "rowid" and not _keeps_insertion_order(conn):
-        # Examples name rows by their place in the file (rowid), which a parallel load does
-        # not keep (the resource turns preserve_insertion_order off): load again in file
-        # order, on this path only.
-        conn.execute("set preserve_insertion_order = true")
-        conn.execute(f"create or replace table {new_rows} as {select}", params)  # noqa: S608
-        results = run_audits(conn, new_rows, audits, asset=table, key=key, order_by=order_by)
+    audit = partial(run_audits, conn, new_rows, audits, asset=table, key=key, order_by=order_by)
+
+    def write_audit_swap() -> list[dg.AssetCheckResult]:
+        # One transaction: a failure anywhere rolls back the staged rows with it, and in lake
+        # mode no other writer ever sees them.
+        with transaction(conn):
+            conn.execute(f"create or replace table {new_rows} as {select}", params)  # noqa: S608
+            (row_count,) = conn.execute(f"select count(*) from {new_rows}").fetchone()  # noqa: S608
+            if row_count == 0:
+                raise dg.Failure(
+                    description=f"{source} has no rows; {table} is unchanged.",
+                    metadata={"source": source},
+                )
+            results = audit()
+            if not all(result.passed for result in results):
+                raise _Rejected(results)
+            conn.execute(f"drop table if exists {table}")
+            conn.execute(f"alter table {new_rows} rename to {table}")
+        return results
+
+    try:
+        results = retry_on_conflict(write_audit_swap, table)
+    except _Rejected as rejected:
+        results = rejected.results
+        if order_by == "rowid":
+            # Examples name rows by their place in the file (rowid), which rows in a
+            # transaction, or loaded in parallel (the resource turns preserve_insertion_order
+            # off), do not have: load them again, in file order, into a table of this
+            # connection's own, on this path only.
+            conn.execute("set preserve_insertion_order = true")
+            conn.execute(f"create temp table {new_rows} as {select}", params)  # noqa: S608
+            results = audit()
+            conn.execute(f"drop table temp.{new_rows}")
         failed = [result for result in results if not result.passed]
-    if failed:
-        conn.execute(f"drop table {new_rows}")
         yield from results
         raise dg.Failure(
             description=(
@@ -91,22 +110,43 @@ def publish(
                 f"so {table} keeps its last good rows.\n{describe_failures(failed, key)}"
             ),
             metadata={"source": source, "failed_checks": [result.check_name for result in failed]},
-        )
-    with transaction(conn):
-        conn.execute(f"drop table if exists {table}")
-        conn.execute(f"alter table {new_rows} rename to {table}")
+        ) from None
     yield dg.MaterializeResult(
         metadata=table_metadata(conn, table, order_by=key), check_results=results
     )
 
 
-def _keeps_insertion_order(conn: duckdb.DuckDBPyConnection) -> bool:
-    (keeps,) = conn.execute("select current_setting('preserve_insertion_order')").fetchone()
-    return keeps
-
-
 class _Rejected(Exception):
-    """Raised inside a partition write's transaction to roll it back."""
+    """Raised inside a write's transaction to roll it back, with the check results that
+    refused it."""
+
+    def __init__(self, results: Sequence[dg.AssetCheckResult], partitions: Sequence[str] = ()):
+        super().__init__()
+        self.results = results
+        self.partitions = partitions
+
+
+# Lake mode lets many writers commit at once (DuckLake over PostgreSQL). A commit that collides
+# with another writer's change to the same table fails whole, rolled back: the write is done
+# again from the start, after a random pause that grows with each attempt, so no write is lost
+# or doubled. DuckDB's own file has one writer, and never conflicts.
+CONFLICT_ATTEMPTS = 8
+
+
+def retry_on_conflict(write: Callable[[], T], table: str) -> T:
+    """`write()`, done again while its commit conflicts with another writer's."""
+    for attempt in range(1, CONFLICT_ATTEMPTS):
+        try:
+            return write()
+        except duckdb.TransactionException as error:
+            if "Transaction conflict" not in str(error):
+                raise
+        dg.get_dagster_logger().warning(
+            f"{table}: another writer committed a change to it first; writing again "
+            f"(attempt {attempt + 1} of {CONFLICT_ATTEMPTS})"
+        )
+        time.sleep(random.uniform(0, min(5.0, 0.2 * 2**attempt)))  # noqa: S311
+    return write()
 
 
 def rewrite_partitions(
@@ -123,12 +163,13 @@ def rewrite_partitions(
     Every value from outside the package travels in `params`, bound once by name and shared
     by the delete, the insert, the reconciliation and the preview.
     """
-    # The first write creates the table, with the types of the select's columns.
-    conn.execute(
-        f"create table if not exists {sql.table} as {sql.select} with no data",  # noqa: S608
-        params,
-    )
-    try:
+
+    def write() -> dg.AssetCheckResult:
+        # The first write creates the table, with the types of the select's columns.
+        conn.execute(
+            f"create table if not exists {sql.table} as {sql.select} with no data",  # noqa: S608
+            params,
+        )
         # Delete and insert commit together: a failed insert leaves the previous rows in
         # place, and re-running the same partitions never duplicates them.
         with transaction(conn):
@@ -146,9 +187,14 @@ def rewrite_partitions(
                 },
             )
             if mismatched:
-                raise _Rejected
-    except _Rejected:
-        yield totals
+                raise _Rejected([totals], partitions=mismatched)
+        return totals
+
+    try:
+        totals = retry_on_conflict(write, sql.table)
+    except _Rejected as rejected:
+        yield from rejected.results
+        mismatched = rejected.partitions
         raise dg.Failure(
             description=(
                 f"{sql.table}: the totals of {len(mismatched)} partition(s) differ from "
