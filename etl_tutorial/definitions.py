@@ -12,7 +12,7 @@ from dagster_duckdb import DuckDBResource
 
 from etl_tutorial import adhoc, audits, queries
 from etl_tutorial.csv_files import CsvFolder, load_csv, observe_changed_csvs, observe_csv
-from etl_tutorial.lake import DuckLakeResource
+from etl_tutorial.lake import DuckLakeResource, celery_executor
 from etl_tutorial.overview import ChartFolder, draw_overview
 from etl_tutorial.partitions import (
     dates_in_a_month,
@@ -367,6 +367,23 @@ def resources(env: Mapping[str, str]) -> dict[str, dg.ConfigurableResource]:
     }
 
 
+# How a run's steps execute. With the DuckDB file they never run side by side (the pool's one
+# slot), so they run in the run's own process rather than paying for a process each. In lake
+# mode they may: each in a process of its own, or on Celery workers, which may be on other
+# machines, when a broker is named (deploy/lake/).
+def executor(env: Mapping[str, str]) -> dg.ExecutorDefinition:
+    if env.get("DAGSTER_CELERY_BROKER"):
+        if not env.get("DUCKLAKE_CATALOG"):
+            raise ValueError(
+                "DAGSTER_CELERY_BROKER is set: Celery workers share no DuckDB file, so set "
+                "DUCKLAKE_CATALOG and DUCKLAKE_DATA_PATH too (docs/scaling.md)"
+            )
+        return celery_executor()
+    if env.get("DUCKLAKE_CATALOG"):
+        return dg.multiprocess_executor
+    return dg.in_process_executor
+
+
 defs = dg.Definitions(
     # Each asset links to the line its code starts on, shown in the UI with its definition.
     assets=dg.with_source_code_references(
@@ -375,9 +392,7 @@ defs = dg.Definitions(
         + [sales_overview, adhoc_request]
     ),
     jobs=[adhoc_request_job],
-    # Steps never run side by side (the pool's one slot), so they run in the run's own process
-    # rather than paying for a process each.
-    executor=dg.in_process_executor,
+    executor=executor(os.environ),
     schedules=[weekly_update_schedule],
     sensors=[csv_observation_sensor, adhoc_request_sensor, automation_sensor],
     resources=resources(os.environ),

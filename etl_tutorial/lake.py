@@ -9,14 +9,17 @@ DuckDB 1.5.5 only, so lake mode runs from its own locked profile (`make install-
 """
 
 import importlib
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 EXTENSIONS = ("ducklake", "postgres_scanner")
+ATTACH_ATTEMPTS = 5
 
 
 def extension_file(name: str) -> Path:
@@ -60,13 +63,46 @@ class DuckLakeResource(DuckDBResource):
         try:
             for name in EXTENSIONS:
                 conn.execute(f"load {sql_string(str(extension_file(name)))}")
-            conn.execute(
-                f"attach {sql_string('ducklake:' + self.database)} as lake "
-                f"(data_path {sql_string(self.data_path)})"
-            )
+            self._attach(conn)
             conn.execute("use lake")
         except BaseException:
             conn.close()
             raise
         yield conn
         conn.close()
+
+    def _attach(self, conn: duckdb.DuckDBPyConnection) -> None:
+        attach = (
+            f"attach {sql_string('ducklake:' + self.database)} as lake "
+            f"(data_path {sql_string(self.data_path)})"
+        )
+        for _ in range(ATTACH_ATTEMPTS - 1):
+            try:
+                conn.execute(attach)
+                return
+            except duckdb.Error as error:
+                # The first writers of a new catalog race to create its tables in PostgreSQL;
+                # those that lose find them made, and attach on the next try.
+                if not (
+                    "Failed to initialize DuckLake" in str(error) and "already exists" in str(error)
+                ):
+                    raise
+            time.sleep(0.5)
+        conn.execute(attach)
+
+
+def celery_executor() -> dg.ExecutorDefinition:
+    """Dagster's Celery executor, on the broker named by DAGSTER_CELERY_BROKER (a Redis URL),
+    which also keeps the steps' results. Workers started with deploy/lake/celery.yaml read the
+    same variable."""
+    try:
+        import dagster_celery
+    except ImportError:
+        raise RuntimeError(
+            "DAGSTER_CELERY_BROKER is set, but this environment has no dagster-celery: run "
+            "from the lake profile (make install-lake, then .venv-lake/bin/...)"
+        ) from None
+    broker = {"env": "DAGSTER_CELERY_BROKER"}
+    return dagster_celery.celery_executor.configured(
+        {"broker": broker, "backend": broker}, name="celery"
+    )

@@ -12,7 +12,7 @@ from dagster._core.definitions.declarative_automation.operators.boolean_operator
 from dagster_duckdb import DuckDBResource
 
 from etl_tutorial.csv_files import CSV_COLUMNS
-from etl_tutorial.definitions import defs, resources, weekly_update_schedule
+from etl_tutorial.definitions import defs, executor, resources, weekly_update_schedule
 from etl_tutorial.lake import DuckLakeResource, extension_file
 from etl_tutorial.paths import PROJECT_DIR
 from etl_tutorial_tests.expected import read_csv
@@ -204,6 +204,42 @@ def test_a_named_lake_catalog_switches_the_warehouse_to_ducklake(tmp_path):
     assert type(resources({})["duckdb"]) is DuckDBResource
     with pytest.raises(ValueError, match="set DUCKLAKE_DATA_PATH"):
         resources({"DUCKLAKE_CATALOG": catalog})
+
+
+def test_steps_share_the_run_process_with_one_file_and_run_apart_in_lake_mode(tmp_path):
+    lake = {"DUCKLAKE_CATALOG": str(tmp_path / "catalog"), "DUCKLAKE_DATA_PATH": str(tmp_path)}
+    assert executor({}) is dg.in_process_executor
+    assert executor(lake) is dg.multiprocess_executor
+    with pytest.raises(ValueError, match="set DUCKLAKE_CATALOG and DUCKLAKE_DATA_PATH"):
+        executor({"DAGSTER_CELERY_BROKER": "redis://127.0.0.1:6379/0"})
+
+
+CELERY_SETTINGS = {
+    "DUCKLAKE_CATALOG": "catalog.ducklake",
+    "DUCKLAKE_DATA_PATH": "parquet/",
+    "DAGSTER_CELERY_BROKER": "redis://127.0.0.1:6379/0",
+}
+
+
+# dagster-celery is in the lake profile only.
+@pytest.mark.lake
+def test_a_named_broker_in_lake_mode_runs_steps_on_celery_workers(monkeypatch):
+    import dagster_celery
+
+    celery = executor(CELERY_SETTINGS)
+
+    assert celery.name == "celery"
+    assert celery.executor_creation_fn is dagster_celery.celery_executor.executor_creation_fn
+    # The broker, which also keeps the results, is read from the environment when a run starts.
+    monkeypatch.setenv("DAGSTER_CELERY_BROKER", "redis://broker.example:6379/0")
+    config = celery.apply_config_mapping({}).value["config"]
+    assert (config["broker"], config["backend"]) == ("redis://broker.example:6379/0",) * 2
+
+
+def test_a_broker_outside_the_lake_profile_says_where_to_run_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dagster_celery", None)
+    with pytest.raises(RuntimeError, match=r"make install-lake"):
+        executor(CELERY_SETTINGS)
 
 
 def test_lake_mode_outside_its_profile_says_where_to_run_it(monkeypatch):
