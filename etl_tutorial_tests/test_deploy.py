@@ -28,7 +28,8 @@ UNFINISHED = {"QUEUED", "NOT_STARTED", "STARTING", "STARTED"}
 def deployed(postgres: Postgres, tmp_path_factory, sample_csvs) -> Deployment:
     """The deployment with the ingestion assets materialized by a run through its queue."""
     home = tmp_path_factory.mktemp("deployment")
-    with deployment(home, postgres, home / "sales.duckdb", sample_csvs) as server:
+    warehouse = {"DUCKDB_DATABASE": str(home / "sales.duckdb")}
+    with deployment(home, postgres, warehouse, sample_csvs) as server:
         # Eager automation would add runs of its own; these tests count the backfills' runs.
         server.stop_sensor("default_automation_condition_sensor")
         run = server.wait_for_run(server.launch_run(UNPARTITIONED), timeout=TIMEOUT)

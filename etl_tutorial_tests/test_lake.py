@@ -2,19 +2,22 @@
 its Parquet files in a folder, in process. Runs in the lake profile (.venv-lake)."""
 
 import os
+from functools import partial
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from etl_tutorial import queries
 from etl_tutorial.csv_files import CsvFolder
-from etl_tutorial.definitions import resources
-from etl_tutorial.publishing import connect
+from etl_tutorial.definitions import JOINED_DATA_CHECKS, monthly_partition, resources
+from etl_tutorial.publishing import connect, publish, rewrite_partitions
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import (
     ALL_ASSETS,
     ALL_CATEGORIES,
     ALL_MONTHS,
+    MONTHS,
     UNPARTITIONED,
     rewrite_csv,
 )
@@ -112,4 +115,79 @@ def test_a_failed_check_in_the_lake_leaves_the_last_snapshot_as_it_was(lake, tmp
     assert (
         _rows(lake, "select * from sales_data at (version => ?) order by order_id", [snapshot])
         == before
+    )
+
+
+class _AnotherWriterCommitsFirst:
+    """A connection whose first commit comes just after `other_write` committed a change of
+    another writer's to the same table; it counts its commits."""
+
+    def __init__(self, conn, other_write):
+        self._conn = conn
+        self._other_write = other_write
+        self.commits = 0
+
+    def execute(self, sql, *args):
+        if sql == "commit":
+            self.commits += 1
+            if self.commits == 1:
+                self._other_write()
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+def _month(key: str) -> dict[str, object]:
+    window = monthly_partition.time_window_for_partition_key(key)
+    return {"start": window.start.date(), "end": window.end.date()}
+
+
+def test_partitions_written_at_once_by_two_writers_are_each_written_once(lake):
+    first, second = MONTHS[0], MONTHS[1]
+    csv_dir = Path(lake["csv_folder"].path)
+    with connect(lake["duckdb"]) as conn, connect(lake["duckdb"]) as other:
+        conn.execute(
+            "delete from monthly_sales_performance where partition_date in (?, ?)", [first, second]
+        )
+
+        def other_write():
+            sql, keys = queries.MONTHLY_SALES_PERFORMANCE, [second]
+            list(rewrite_partitions(other, sql, keys=keys, params=_month(second)))
+
+        writer = _AnotherWriterCommitsFirst(conn, other_write)
+        list(
+            rewrite_partitions(
+                writer, queries.MONTHLY_SALES_PERFORMANCE, keys=[first], params=_month(first)
+            )
+        )
+
+    # The first commit conflicted with the other writer's, and the write was done again.
+    assert writer.commits == 2
+    assert sorted(_rows(lake, "select * from monthly_sales_performance")) == sorted(
+        expected.monthly_sales_performance(csv_dir)
+    )
+
+
+def test_a_table_published_at_once_by_two_writers_is_whole_and_leaves_nothing_staged(lake):
+    csv_dir = Path(lake["csv_folder"].path)
+    publish_joined_data = partial(
+        publish,
+        table="joined_data",
+        select=queries.JOINED_DATA,
+        audits=JOINED_DATA_CHECKS,
+        key="order_id",
+        order_by="order_id",
+        source="sales joined",
+    )
+    with connect(lake["duckdb"]) as conn, connect(lake["duckdb"]) as other:
+        writer = _AnotherWriterCommitsFirst(conn, lambda: list(publish_joined_data(other)))
+        list(publish_joined_data(writer))
+
+    assert writer.commits == 2
+    assert _rows(lake, "select * from joined_data order by order_id") == expected.rows(
+        expected.joined_data(csv_dir)
+    )
+    assert (
+        _rows(lake, "select table_name from duckdb_tables() where table_name like '%staged'") == []
     )

@@ -7,7 +7,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +25,7 @@ class Deployment(DagsterDev):
     daemon: subprocess.Popen | None = None
 
     def start_daemon(self) -> None:
-        self.daemon = _start(
+        self.daemon = start(
             [BIN / "dagster-daemon", "run", "-w", self.workspace],
             self.env,
             self.home / "daemon.log",
@@ -37,7 +37,7 @@ class Deployment(DagsterDev):
         self.daemon.wait(timeout=30)
 
 
-def _start(command: list, env: dict[str, str], log: Path) -> subprocess.Popen:
+def start(command: list, env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("a") as log_file:
         return subprocess.Popen(
             [str(part) for part in command],
@@ -70,19 +70,28 @@ def _wait_for_code_server(
 
 @contextmanager
 def deployment(
-    home: Path, postgres: Postgres, database: Path, csv_dir: Path, *, timeout: float = 180
+    home: Path,
+    postgres: Postgres,
+    warehouse: Mapping[str, str],
+    csv_dir: Path,
+    *,
+    instance: Path = DEPLOY / "dagster.yaml",
+    timeout: float = 180,
 ) -> Iterator[Deployment]:
-    """The three processes, each in its own process group, all stopped at the end."""
+    """The three processes, each in its own process group, all stopped at the end.
+
+    `warehouse` is the environment that names where the tables are (`DUCKDB_DATABASE`, or lake
+    mode's settings); `instance` the dagster.yaml copied into `home`."""
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(DEPLOY / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(instance, home / "dagster.yaml")
     code_port, web_port = free_port(), free_port()
     env = {
         **os.environ,
         **postgres.dagster_env(),
+        **warehouse,
         "DAGSTER_HOME": str(home),
         "DAGSTER_CODE_SERVER_HOST": "127.0.0.1",
         "DAGSTER_CODE_SERVER_PORT": str(code_port),
-        "DUCKDB_DATABASE": str(database),
         "SALES_CSV_DIR": str(csv_dir),
         # As under `dagster dev`: the charts and the request folder stay out of the checkout.
         "SALES_CHART_DIR": str(home / "charts"),
@@ -91,7 +100,7 @@ def deployment(
     }
     workspace = DEPLOY / "workspace.yaml"
     with ExitStack() as stack:
-        code_server = _start(
+        code_server = start(
             [BIN / "dagster", "code-server", "start", "-h", "127.0.0.1", "-p", code_port]
             + ["-m", "etl_tutorial.definitions"],
             env,
@@ -100,7 +109,7 @@ def deployment(
         stack.callback(stop, code_server)
         # The webserver and daemon load the code location once, when they start.
         _wait_for_code_server(code_server, code_port, env, home / "code_server.log", timeout)
-        webserver = _start(
+        webserver = start(
             [BIN / "dagster-webserver", "-h", "127.0.0.1", "-p", web_port, "-w", workspace],
             env,
             home / "webserver.log",
