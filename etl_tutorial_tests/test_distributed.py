@@ -13,7 +13,6 @@ from decimal import Decimal
 
 import pytest
 
-from etl_tutorial.lake import DuckLakeResource
 from etl_tutorial.publishing import connect
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import (
@@ -23,8 +22,7 @@ from etl_tutorial_tests.helpers import (
     UNPARTITIONED,
     write_two_million_sales,
 )
-from harness.celery import redis_server, redis_server_program, start_worker
-from harness.deployment import DEPLOY, Deployment, deployment
+from harness.distributed import WORKERS, LakeDeployment, lake_deployment, redis_server_program
 from harness.postgres import Postgres
 
 pytestmark = [
@@ -35,16 +33,11 @@ pytestmark = [
 ]
 
 TIMEOUT = 300
-WORKERS = ("worker1", "worker2")
 
 
 @dataclass
-class Cluster:
-    server: Deployment
-    postgres: Postgres
-    lake: DuckLakeResource
-    # Each worker's process group: the worker and the processes it runs steps in.
-    worker_groups: dict[int, str]
+class Cluster(LakeDeployment):
+    postgres: Postgres | None = None
 
     def run(self, assets: list[str]) -> str:
         """Launches a run of `assets` as the UI does, and waits for it to end; its id."""
@@ -107,46 +100,8 @@ def cluster(postgres: Postgres, tmp_path_factory, sample_csvs) -> Cluster:
     csv_dir.mkdir()
     for csv in sample_csvs.iterdir():
         (csv_dir / csv.name).write_bytes(csv.read_bytes())
-    with postgres.connect("postgres") as conn:
-        conn.autocommit = True
-        with conn.cursor() as cursor:
-            cursor.execute("create database lake")
-    catalog = f"postgres:dbname=lake host={postgres.host} port={postgres.port} user={postgres.user}"
-    with redis_server() as broker, pytest.MonkeyPatch.context() as env:
-        # libpq's own variable: the catalog's password, here and in every process started.
-        env.setenv("PGPASSWORD", postgres.password)
-        warehouse = {
-            "DUCKLAKE_CATALOG": catalog,
-            "DUCKLAKE_DATA_PATH": f"{home / 'parquet'}{os.sep}",
-            "DAGSTER_CELERY_BROKER": broker,
-        }
-        instance = DEPLOY / "lake" / "dagster.yaml"
-        with deployment(home, postgres, warehouse, csv_dir, instance=instance) as server:
-            # Eager automation would add runs of its own; these tests count the runs they launch.
-            server.stop_sensor("default_automation_condition_sensor")
-            workers = {}
-            try:
-                for name in WORKERS:
-                    worker = start_worker(name, server.env, home / f"{name}.log")
-                    workers[worker.pid] = name
-                lake = DuckLakeResource(database=catalog, data_path=warehouse["DUCKLAKE_DATA_PATH"])
-                yield Cluster(server, postgres, lake, workers)
-            finally:
-                for pid in workers:
-                    os.killpg(pid, signal.SIGTERM)
-                for pid in workers:
-                    _wait_for_group_to_end(pid)
-
-
-def _wait_for_group_to_end(group: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(group, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.2)
-    os.killpg(group, signal.SIGKILL)
+    with lake_deployment(home, postgres, csv_dir) as deployed:
+        yield Cluster(**vars(deployed), postgres=postgres)
 
 
 def _overlapping_steps_on_two_workers(cluster: Cluster, run_ids: list[str]) -> list[tuple]:
