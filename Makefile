@@ -29,7 +29,7 @@ test: $(STAMP) $(LAKE_STAMP)
 	pytest -m "not lake"
 	$(LAKE_VENV)/bin/pytest -m lake
 
-bench: $(STAMP)
+bench: $(STAMP) $(LAKE_STAMP)
 	python -m benchmarks.bench $(BENCH_ARGS)
 
 install: $(STAMP)

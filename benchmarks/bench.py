@@ -537,6 +537,73 @@ def flow_rows(repeat: int, dequeue_intervals: list[int], idle: float) -> list[st
     return lines
 
 
+# Each side of the comparison past one machine in its own profile (benchmarks/distributed.py).
+DISTRIBUTED_MODES = {
+    "one DuckDB file: the default profile, its pool of one, every step in the run's process": (
+        "file",
+        Path(sys.executable),
+    ),
+    "lake mode: DuckLake over PostgreSQL, a pool of three, steps on two Celery workers": (
+        "lake",
+        PROJECT_DIR / ".venv-lake" / "bin" / "python",
+    ),
+}
+PHASES = {
+    "load_and_join": "load the CSVs and join them: one run",
+    "backfill": "backfill every partition of both partitioned assets: two runs",
+    "overview": "the overview: one run",
+    "total": "**everything**",
+}
+
+
+def distributed_once(mode: str, python: Path, csv_dir: Path, log: Path) -> dict[str, float]:
+    with log.open("w") as log_file:
+        done = subprocess.run(
+            [str(python), "-m", "benchmarks.distributed", mode, str(csv_dir)],
+            cwd=PROJECT_DIR,
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+            text=True,
+        )
+    if done.returncode != 0:
+        raise RuntimeError(f"{mode} failed:\n{log.read_text()[-3000:]}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def distributed_rows(rows: int, repeat: int) -> list[str]:
+    """Everything built on a deployment, the single DuckDB file against lake mode on two
+    Celery workers, alternating, from each launch to the end of its last run."""
+    csv_dir = sales_csvs(rows)
+    samples: dict[str, dict[str, list[float]]] = {mode: {} for mode in DISTRIBUTED_MODES}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(repeat):
+            for name, (mode, python) in DISTRIBUTED_MODES.items():
+                result = distributed_once(mode, python, csv_dir, Path(tmp) / f"{mode}.log")
+                print(f"distributed, {mode} #{i + 1}: {result}", file=sys.stderr)
+                for phase, seconds in result.items():
+                    samples[name].setdefault(phase, []).append(seconds)
+    m = {
+        name: {phase: statistics.median(values) for phase, values in by_phase.items()}
+        for name, by_phase in samples.items()
+    }
+    file, lake = (m[name] for name in DISTRIBUTED_MODES)
+    lines = [
+        f"Past one machine: everything built, {rows:,} sales rows, on a deployment of the code "
+        "server, webserver and daemon with PostgreSQL storage (deploy/), launched through the "
+        "webserver's GraphQL API as the UI does, from each launch to the end of its last run "
+        f"(medians of {repeat}, the two alternating). All on this one machine: the two Celery "
+        "workers share its cores with everything else.",
+        "",
+        "| seconds | " + " | ".join(DISTRIBUTED_MODES) + " | lake / file |",
+        "|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {label} | {file[phase]:.1f} | {lake[phase]:.1f} | {lake[phase] / file[phase]:.2f}x |"
+        for phase, label in PHASES.items()
+    ]
+    return lines
+
+
 def machine() -> str:
     model = next(
         (
@@ -586,6 +653,11 @@ def main() -> None:
     parser.add_argument("--flow-repeat", type=int, default=5, help="sales appended, one by one")
     parser.add_argument("--flow-idle", type=float, default=60, help="seconds of idle CPU measured")
     parser.add_argument("--skip-flow", action="store_true", help="skip the new-data flow")
+    parser.add_argument("--distributed-rows", type=sales_rows, default=1_000_000)
+    parser.add_argument("--distributed-repeat", type=int, default=3)
+    parser.add_argument(
+        "--skip-distributed", action="store_true", help="skip the file / lake mode comparison"
+    )
     args = parser.parse_args()
 
     command = shlex.join(["python", "-m", "benchmarks.bench", *sys.argv[1:]])
@@ -605,6 +677,8 @@ def main() -> None:
         )
     if not args.skip_flow:
         lines += [""] + flow_rows(args.flow_repeat, args.dequeue_intervals, args.flow_idle)
+    if not args.skip_distributed:
+        lines += [""] + distributed_rows(args.distributed_rows, args.distributed_repeat)
     report = "\n".join(lines) + "\n"
     RESULTS.write_text(report)
     print(report)
