@@ -8,6 +8,7 @@ steps on two Celery workers (deploy/lake/, the lake profile). Prints its timings
 """
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -48,6 +49,9 @@ def timed(server) -> dict[str, float]:
 
 def main() -> None:
     mode, csv_dir = sys.argv[1], Path(sys.argv[2])
+    # Each side's warehouse is its own: nothing of lake mode leaks in from the environment.
+    for name in ("DUCKLAKE_CATALOG", "DUCKLAKE_DATA_PATH", "DAGSTER_CELERY_BROKER"):
+        os.environ.pop(name, None)
     bin_dir = server_bin()
     if bin_dir is None:
         raise SystemExit("PostgreSQL's server programs are not installed (Debian's postgresql)")

@@ -94,14 +94,7 @@ def publish(
     except _Rejected as rejected:
         results = rejected.results
         if order_by == "rowid":
-            # Examples name rows by their place in the file (rowid), which rows in a
-            # transaction, or loaded in parallel (the resource turns preserve_insertion_order
-            # off), do not have: load them again, in file order, into a table of this
-            # connection's own, on this path only.
-            conn.execute("set preserve_insertion_order = true")
-            conn.execute(f"create temp table {new_rows} as {select}", params)  # noqa: S608
-            results = audit()
-            conn.execute(f"drop table temp.{new_rows}")
+            results = _audited_in_file_order(conn, new_rows, select, params, audit)
         failed = [result for result in results if not result.passed]
         yield from results
         raise dg.Failure(
@@ -114,6 +107,27 @@ def publish(
     yield dg.MaterializeResult(
         metadata=table_metadata(conn, table, order_by=key), check_results=results
     )
+
+
+def _audited_in_file_order(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    select: str,
+    params: Sequence[object],
+    audit: Callable[[], list[dg.AssetCheckResult]],
+) -> list[dg.AssetCheckResult]:
+    """The audits again, on rows loaded in file order: examples name rows by their place in
+    the file (rowid), which rows in a transaction, or loaded in parallel (the resource turns
+    preserve_insertion_order off), do not have. Into a temporary table of this connection's
+    own, on the path of a refused load only."""
+    (keeps_order,) = conn.execute("select current_setting('preserve_insertion_order')").fetchone()
+    conn.execute("set preserve_insertion_order = true")
+    try:
+        conn.execute(f"create or replace temp table {name} as {select}", params)  # noqa: S608
+        return audit()
+    finally:
+        conn.execute(f"drop table if exists temp.{name}")
+        conn.execute(f"set preserve_insertion_order = {'true' if keeps_order else 'false'}")
 
 
 class _Rejected(Exception):
@@ -135,18 +149,26 @@ CONFLICT_ATTEMPTS = 8
 
 def retry_on_conflict(write: Callable[[], T], table: str) -> T:
     """`write()`, done again while its commit conflicts with another writer's."""
-    for attempt in range(1, CONFLICT_ATTEMPTS):
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
         try:
             return write()
         except duckdb.TransactionException as error:
             if "Transaction conflict" not in str(error):
                 raise
+            if attempt == CONFLICT_ATTEMPTS:
+                raise dg.Failure(
+                    description=(
+                        f"{table}: {CONFLICT_ATTEMPTS} commits in a row conflicted with other "
+                        f"writers' changes to it, so it is unchanged; run it again."
+                    ),
+                    metadata={"duckdb_error": str(error)},
+                ) from error
         dg.get_dagster_logger().warning(
             f"{table}: another writer committed a change to it first; writing again "
             f"(attempt {attempt + 1} of {CONFLICT_ATTEMPTS})"
         )
         time.sleep(random.uniform(0, min(5.0, 0.2 * 2**attempt)))  # noqa: S311
-    return write()
+    raise AssertionError("the last attempt returns or raises")
 
 
 def rewrite_partitions(

@@ -10,6 +10,7 @@ import signal
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -129,10 +130,10 @@ def test_everything_runs_on_the_workers_and_equals_the_oracle(cluster):
     assert backfill["status"] == "COMPLETED_SUCCESS", backfill
     backfill_runs = [run["id"] for run in backfill["runs"]]
     csv_dir = cluster.server.csv_dir
-    assert set(cluster.rows("select * from monthly_sales_performance")) == (
+    assert sorted(cluster.rows("select * from monthly_sales_performance")) == sorted(
         expected.monthly_sales_performance(csv_dir)
     )
-    assert set(cluster.rows("select * from product_performance")) == (
+    assert sorted(cluster.rows("select * from product_performance")) == sorted(
         expected.product_performance(csv_dir)
     )
     assert cluster.rows("select * from joined_data order by order_id") == expected.rows(
@@ -164,11 +165,13 @@ def test_a_worker_killed_mid_step_publishes_nothing_and_a_rerun_converges(cluste
     ((snapshot,),) = cluster.rows("select max(snapshot_id) from ducklake_snapshots('lake')")
     write_two_million_sales(csv_dir)
     try:
+        files_before = _parquet_files(cluster)
         run_id = cluster.server.launch_run(["sales_data"])
-        # The worker's process that holds the step dies as if its machine went away.
-        step = _wait_for_step_start(cluster, run_id)
-        worker = cluster.worker_of(step["pid"])
-        assert worker in WORKERS, step
+        step = _wait_for(lambda: cluster.events([run_id], "STEP_START"), "the step's start")[0]
+        assert cluster.worker_of(step["pid"]) in WORKERS, step
+        # The worker's process that holds the step dies while the new rows are being written:
+        # their first Parquet file is on disk, the transaction not committed.
+        written = _wait_for(lambda: _parquet_files(cluster) - files_before, "new Parquet files")
         os.kill(step["pid"], signal.SIGKILL)
 
         run = cluster.server.wait_for_run(run_id, timeout=TIMEOUT)
@@ -180,6 +183,8 @@ def test_a_worker_killed_mid_step_publishes_nothing_and_a_rerun_converges(cluste
         assert cluster.rows("select * from sales_data order by order_id") == before
         ((latest,),) = cluster.rows("select max(snapshot_id) from ducklake_snapshots('lake')")
         assert latest == snapshot, "the killed step committed a snapshot"
+        listed = cluster.rows("select data_file from ducklake_list_files('lake', 'sales_data')")
+        assert not {Path(file).name for file in written} & {Path(f).name for (f,) in listed}
 
         cluster.run(["sales_data"])
 
@@ -199,10 +204,15 @@ def test_a_worker_killed_mid_step_publishes_nothing_and_a_rerun_converges(cluste
         (csv_dir / "sales_data.csv").write_bytes((sample_csvs / "sales_data.csv").read_bytes())
 
 
-def _wait_for_step_start(cluster: Cluster, run_id: str) -> dict:
+def _parquet_files(cluster: Cluster) -> set[Path]:
+    return set(Path(cluster.lake.data_path).rglob("*.parquet"))
+
+
+def _wait_for(found, what: str):
+    """Polls `found()` until it returns something, and returns that."""
     deadline = time.monotonic() + TIMEOUT
     while time.monotonic() < deadline:
-        if started := cluster.events([run_id], "STEP_START"):
-            return started[0]
-        time.sleep(0.1)
-    raise TimeoutError(f"run {run_id} started no step in {TIMEOUT} s")
+        if result := found():
+            return result
+        time.sleep(0.05)
+    raise TimeoutError(f"no {what} in {TIMEOUT} s")

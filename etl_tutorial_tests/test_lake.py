@@ -2,13 +2,12 @@
 its Parquet files in a folder, in process. Runs in the lake profile (.venv-lake)."""
 
 import os
-from functools import partial
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from etl_tutorial import queries
+from etl_tutorial import publishing, queries
 from etl_tutorial.csv_files import CsvFolder
 from etl_tutorial.definitions import JOINED_DATA_CHECKS, monthly_partition, resources
 from etl_tutorial.publishing import connect, publish, rewrite_partitions
@@ -118,19 +117,20 @@ def test_a_failed_check_in_the_lake_leaves_the_last_snapshot_as_it_was(lake, tmp
     )
 
 
-class _AnotherWriterCommitsFirst:
-    """A connection whose first commit comes just after `other_write` committed a change of
-    another writer's to the same table; it counts its commits."""
+class _OtherWritersCommitFirst:
+    """A connection whose commits come just after `other_write` committed another writer's
+    change to the same table: its first commit only, or every one; it counts its commits."""
 
-    def __init__(self, conn, other_write):
+    def __init__(self, conn, other_write, *, every_commit: bool = False):
         self._conn = conn
         self._other_write = other_write
+        self._every_commit = every_commit
         self.commits = 0
 
     def execute(self, sql, *args):
         if sql == "commit":
             self.commits += 1
-            if self.commits == 1:
+            if self.commits == 1 or self._every_commit:
                 self._other_write()
         return self._conn.execute(sql, *args)
 
@@ -143,24 +143,25 @@ def _month(key: str) -> dict[str, object]:
     return {"start": window.start.date(), "end": window.end.date()}
 
 
+def _rewrite_month(conn, key: str) -> None:
+    list(
+        rewrite_partitions(conn, queries.MONTHLY_SALES_PERFORMANCE, keys=[key], params=_month(key))
+    )
+
+
 def test_partitions_written_at_once_by_two_writers_are_each_written_once(lake):
     first, second = MONTHS[0], MONTHS[1]
     csv_dir = Path(lake["csv_folder"].path)
+    rows_in = "select count(*) from monthly_sales_performance where partition_date = ?"
     with connect(lake["duckdb"]) as conn, connect(lake["duckdb"]) as other:
-        conn.execute(
-            "delete from monthly_sales_performance where partition_date in (?, ?)", [first, second]
-        )
+        # The first month is emptied, so that only this writer's rows can fill it again; the
+        # other writer's rewrite deletes the second month's rows before inserting them.
+        conn.execute("delete from monthly_sales_performance where partition_date = ?", [first[:7]])
+        assert conn.execute(rows_in, [first[:7]]).fetchall() == [(0,)]
+        assert conn.execute(rows_in, [second[:7]]).fetchall() != [(0,)]
+        writer = _OtherWritersCommitFirst(conn, lambda: _rewrite_month(other, second))
 
-        def other_write():
-            sql, keys = queries.MONTHLY_SALES_PERFORMANCE, [second]
-            list(rewrite_partitions(other, sql, keys=keys, params=_month(second)))
-
-        writer = _AnotherWriterCommitsFirst(conn, other_write)
-        list(
-            rewrite_partitions(
-                writer, queries.MONTHLY_SALES_PERFORMANCE, keys=[first], params=_month(first)
-            )
-        )
+        _rewrite_month(writer, first)
 
     # The first commit conflicted with the other writer's, and the write was done again.
     assert writer.commits == 2
@@ -169,21 +170,34 @@ def test_partitions_written_at_once_by_two_writers_are_each_written_once(lake):
     )
 
 
+def _publish_joined_data(conn, *, select: str = queries.JOINED_DATA) -> None:
+    list(
+        publish(
+            conn,
+            "joined_data",
+            select=select,
+            audits=JOINED_DATA_CHECKS,
+            key="order_id",
+            order_by="order_id",
+            source="sales joined",
+        )
+    )
+
+
+# The other writer's rows pass every check but name products in capitals: they show whose
+# write came last.
+CAPITALS = f"select * replace (upper(product_name) as product_name) from ({queries.JOINED_DATA})"  # noqa: S608
+
+
 def test_a_table_published_at_once_by_two_writers_is_whole_and_leaves_nothing_staged(lake):
     csv_dir = Path(lake["csv_folder"].path)
-    publish_joined_data = partial(
-        publish,
-        table="joined_data",
-        select=queries.JOINED_DATA,
-        audits=JOINED_DATA_CHECKS,
-        key="order_id",
-        order_by="order_id",
-        source="sales joined",
-    )
     with connect(lake["duckdb"]) as conn, connect(lake["duckdb"]) as other:
-        writer = _AnotherWriterCommitsFirst(conn, lambda: list(publish_joined_data(other)))
-        list(publish_joined_data(writer))
+        writer = _OtherWritersCommitFirst(
+            conn, lambda: _publish_joined_data(other, select=CAPITALS)
+        )
+        _publish_joined_data(writer)
 
+    # The first commit conflicted, and the write done again replaced the other writer's.
     assert writer.commits == 2
     assert _rows(lake, "select * from joined_data order by order_id") == expected.rows(
         expected.joined_data(csv_dir)
@@ -191,3 +205,23 @@ def test_a_table_published_at_once_by_two_writers_is_whole_and_leaves_nothing_st
     assert (
         _rows(lake, "select table_name from duckdb_tables() where table_name like '%staged'") == []
     )
+
+
+def test_a_write_that_conflicts_every_time_fails_saying_so_and_commits_nothing(lake, monkeypatch):
+    monkeypatch.setattr(publishing, "CONFLICT_ATTEMPTS", 2)
+    first, second = MONTHS[0], MONTHS[1]
+    count_first = "select count(*) from monthly_sales_performance where partition_date = ?"
+    with connect(lake["duckdb"]) as conn, connect(lake["duckdb"]) as other:
+        conn.execute("delete from monthly_sales_performance where partition_date = ?", [first[:7]])
+        writer = _OtherWritersCommitFirst(
+            conn, lambda: _rewrite_month(other, second), every_commit=True
+        )
+
+        with pytest.raises(dg.Failure, match="2 commits in a row conflicted"):
+            _rewrite_month(writer, first)
+
+        assert writer.commits == 2
+        # Neither attempt's rows were committed: the month is still empty.
+        assert conn.execute(count_first, [first[:7]]).fetchall() == [(0,)]
+        _rewrite_month(conn, first)
+    assert _rows(lake, count_first, [first[:7]]) != [(0,)]

@@ -6,6 +6,7 @@ the lake profile (.venv-lake)."""
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -13,8 +14,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-import redis
 
 from etl_tutorial.lake import DuckLakeResource
 from harness.dagster_dev import BIN, free_port, stop
@@ -100,22 +99,27 @@ def redis_server(timeout: float = 30) -> Iterator[str]:
         folder / "redis.log",
     )
     try:
-        client = redis.Redis(host="127.0.0.1", port=port)
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"redis-server did not start:\n{(folder / 'redis.log').read_text()}"
-                    ) from None
-                time.sleep(0.1)
+        while not _answers_ping(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"redis-server did not start:\n{(folder / 'redis.log').read_text()}"
+                )
+            time.sleep(0.1)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         stop(process)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _answers_ping(port: int) -> bool:
+    """Whether a Redis server on the port answers PING (Redis's protocol, inline form)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as connection:
+            connection.sendall(b"PING\r\n")
+            return connection.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
 
 
 def start_worker(name: str, env: dict[str, str], log: Path) -> subprocess.Popen:
@@ -127,10 +131,15 @@ def start_worker(name: str, env: dict[str, str], log: Path) -> subprocess.Popen:
         env,
         log,
     )
-    deadline = time.monotonic() + 120
-    while " ready." not in log.read_text():
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop(process)
-            raise RuntimeError(f"Celery worker {name} did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.5)
+    try:
+        deadline = time.monotonic() + 120
+        while " ready." not in log.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"Celery worker {name} did not start:\n{log.read_text()[-3000:]}"
+                )
+            time.sleep(0.5)
+    except BaseException:
+        stop(process)
+        raise
     return process
