@@ -98,22 +98,13 @@ def published_database(
 ) -> Path:
     """Every table materialized once from the sample CSVs, every partition included: once per
     test session, whatever the number of workers (tests copy it, never write it)."""
-    from etl_tutorial_tests.helpers import (
-        ALL_CATEGORIES,
-        ALL_MONTHS,
-        UNPARTITIONED,
-        materializer,
-        once_per_session,
-    )
+    from etl_tutorial_tests.helpers import build_every_table, materializer, once_per_session
 
     with once_per_session(tmp_path_factory, worker_id, "published") as (folder, to_build):
         database = folder / "published.duckdb"
         if to_build:
             building = tmp_path_factory.mktemp("building")
-            run = materializer(building / "published.duckdb", sample_csvs, instance)
-            run(UNPARTITIONED)
-            run(["monthly_sales_performance"], partition_range=ALL_MONTHS)
-            run(["product_performance"], partition_range=ALL_CATEGORIES)
+            build_every_table(materializer(building / "published.duckdb", sample_csvs, instance))
             # Complete or absent: a worker that fails halfway leaves nothing to be taken for it.
             building.rename(folder)
     return database

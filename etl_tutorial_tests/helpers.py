@@ -67,17 +67,11 @@ def materializer(database: Path, csv_dir: Path, instance: dg.DagsterInstance):
     def run(
         selection, *, partition_key=None, partition_range=None, run_config=None, raise_on_error=True
     ):
-        tags = {}
-        if partition_range:
-            tags = {
-                "dagster/asset_partition_range_start": partition_range[0],
-                "dagster/asset_partition_range_end": partition_range[1],
-            }
         return dg.materialize(
             ALL_ASSETS,
             selection=selection,
             partition_key=partition_key,
-            tags=tags,
+            tags=range_tags(partition_range),
             run_config=run_config,
             raise_on_error=raise_on_error,
             instance=instance,
@@ -85,6 +79,24 @@ def materializer(database: Path, csv_dir: Path, instance: dg.DagsterInstance):
         )
 
     return run
+
+
+def range_tags(partition_range: tuple[str, str] | None) -> dict[str, str]:
+    """The tags of one run of a range of partitions, (first, last), as a backfill's."""
+    if not partition_range:
+        return {}
+    return {
+        "dagster/asset_partition_range_start": partition_range[0],
+        "dagster/asset_partition_range_end": partition_range[1],
+    }
+
+
+def build_every_table(run) -> None:
+    """Every table from the CSVs with `run` (a `materializer`'s, or any function taking a
+    selection and a partition range): each partitioned asset as one run of all its partitions."""
+    run(UNPARTITIONED)
+    run(["monthly_sales_performance"], partition_range=ALL_MONTHS)
+    run(["product_performance"], partition_range=ALL_CATEGORIES)
 
 
 def observe_csvs(

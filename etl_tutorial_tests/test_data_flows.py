@@ -12,9 +12,7 @@ import pytest
 from etl_tutorial.paths import PROJECT_DIR
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import (
-    ALL_CATEGORIES,
-    ALL_MONTHS,
-    UNPARTITIONED,
+    build_every_table,
     materializer,
     observe_csvs,
     project_resources,
@@ -45,9 +43,7 @@ def live(tmp_path_factory, sample_csvs: Path) -> tuple[DagsterDev, Path, float]:
     with dg.DagsterInstance.from_config(str(home)) as instance:
         observe_csvs(instance, project_resources(database, csv_dir)["csv_folder"])
         run = materializer(database, csv_dir, instance)
-        run(UNPARTITIONED)
-        run(["monthly_sales_performance"], partition_range=ALL_MONTHS)
-        run(["product_performance"], partition_range=ALL_CATEGORIES)
+        build_every_table(run)
         run(["sales_overview"])
     started = time.time()
     with dagster_dev(home, database=database, csv_dir=csv_dir) as server:

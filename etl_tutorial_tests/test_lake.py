@@ -14,10 +14,9 @@ from etl_tutorial.publishing import connect, publish, rewrite_partitions
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import (
     ALL_ASSETS,
-    ALL_CATEGORIES,
-    ALL_MONTHS,
     MONTHS,
-    UNPARTITIONED,
+    build_every_table,
+    range_tags,
     rewrite_csv,
 )
 
@@ -52,24 +51,14 @@ def lake(request, tmp_path_factory, sample_csvs) -> dict[str, dg.ConfigurableRes
                 "SALES_CHART_DIR": str(folder / "charts"),
             }
         )
-        for selection, tags in _everything():
+
+        def run(selection, *, partition_range=None):
+            tags = range_tags(partition_range)
             dg.materialize(ALL_ASSETS, selection=selection, tags=tags, resources=found)
+
+        build_every_table(run)
+        run(["sales_overview"])
         yield found
-
-
-def _everything() -> list[tuple[list[str], dict[str, str]]]:
-    def all_of(keys: tuple[str, str]) -> dict[str, str]:
-        return {
-            "dagster/asset_partition_range_start": keys[0],
-            "dagster/asset_partition_range_end": keys[-1],
-        }
-
-    return [
-        (UNPARTITIONED, {}),
-        (["monthly_sales_performance"], all_of(ALL_MONTHS)),
-        (["product_performance"], all_of(ALL_CATEGORIES)),
-        (["sales_overview"], {}),
-    ]
 
 
 def _rows(lake, sql: str, params=()) -> list[tuple]:
