@@ -61,9 +61,10 @@ def publish(
     source: str,
 ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
     """Write, audit, publish: builds `table`'s new rows from `select` into a staged table,
-    runs every audit on them, and only if all pass swaps them in for the old rows in one
-    transaction. Otherwise the audits' results are reported, the run fails with what was
-    wrong, and `table` keeps its last good rows, with no new materialization recorded.
+    runs every audit on them, and only if all pass swaps them in for the old rows, all in one
+    transaction (written again if another writer's commit conflicts, `retry_on_conflict`).
+    Otherwise the audits' results are reported, the run fails with what was wrong, and `table`
+    keeps its last good rows, with no new materialization recorded.
 
     `select` is SQL owned by this package; `params` are its values. `source` names the input
     (a file, or the tables joined) in the failure message.
