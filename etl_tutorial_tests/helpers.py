@@ -331,7 +331,7 @@ def ui_page(chromium: str, server: DagsterDev, path: str, button: str):
             ],
         )
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.goto(f"{server.url}{path}")
             found = page.get_by_role("button", name=button)
             found.wait_for()

@@ -81,16 +81,31 @@ def test_the_tables_the_weekly_schedule_refreshes_show_as_fresh(built):
     assert found == {"joined_data": "HEALTHY", "sales_overview": "HEALTHY"}
 
 
-def test_the_overview_page_shows_the_charts(chromium, built):
+def test_each_chart_is_one_click_from_the_overview_page_and_shown_whole(chromium, built):
     from playwright.sync_api import expect
 
     server, _ = built
     with ui_page(chromium, server, "/assets/sales_overview", "Materialize") as (page, _button):
-        # The metadata table offers a chart's markdown behind a link; it opens in a dialog.
-        row = page.locator("tr", has=page.get_by_text("revenue_per_month", exact=True))
-        row.get_by_text("[Show Markdown]").click()
-        chart = page.get_by_role("dialog").get_by_role("img", name="revenue per month")
-        expect(chart).to_be_visible(timeout=30_000)
-        page.wait_for_timeout(1000)  # the dialog fades in
-        page.screenshot(path=SCREENSHOTS / "sales_overview.png")
-        assert chart.evaluate("image => [image.naturalWidth, image.naturalHeight]") == [1000, 400]
+        viewport = page.viewport_size
+        for chart in ("revenue_per_month", "revenue_per_product"):
+            # The metadata table offers each chart behind a link, in the first screen of the
+            # page, that opens it in a dialog.
+            link = page.locator("tr", has=page.get_by_text(chart, exact=True)).get_by_text(
+                "[Show Markdown]"
+            )
+            expect(link).to_be_in_viewport()
+            link.click()
+            dialog = page.get_by_role("dialog")
+            image = dialog.get_by_role("img", name=chart.replace("_", " "))
+            expect(image).to_be_visible(timeout=30_000)
+            page.wait_for_timeout(1000)  # the dialog fades in
+            page.screenshot(path=SCREENSHOTS / f"{chart}.png")
+            # Shown at its own size, not scaled down, and all of it inside the dialog, which is
+            # inside the window.
+            shown, frame = image.bounding_box(), dialog.bounding_box()
+            assert shown["width"] == image.evaluate("image => image.naturalWidth"), chart
+            assert frame["x"] <= shown["x"], chart
+            assert shown["x"] + shown["width"] <= frame["x"] + frame["width"], (chart, frame)
+            assert frame["x"] + frame["width"] <= viewport["width"], (chart, frame)
+            dialog.get_by_role("button", name="Close").click()
+            expect(dialog).to_be_hidden()
