@@ -18,6 +18,9 @@ LAKE_LOCK := requirements-lake.lock
 .PHONY: dev test bench install install-lake lock
 
 dev: $(STAMP)
+	@case "$(HOST)" in 127.0.0.1|localhost|::1) ;; *) echo "WARNING: Dagster's UI has no login." \
+		"Anyone who can reach http://$(HOST):$(PORT) can launch and cancel runs and read every" \
+		"table's preview. Put it behind the login in docs/deploying.md before sharing it." >&2 ;; esac
 	@python -c 'import socket, sys; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind((sys.argv[1], int(sys.argv[2])))' $(HOST) $(PORT) 2>/dev/null \
 		|| { echo "Port $(PORT) on $(HOST) is already in use: start on another with 'make dev PORT=3001'."; exit 1; }
 	DAGSTER_HOME=$(INSTANCE) dg dev --host $(HOST) --port $(PORT)
