@@ -310,8 +310,9 @@ SCREENSHOTS = Path(__file__).parent / "artifacts"
 
 
 @contextmanager
-def ui_page(chromium: str, server: DagsterDev, path: str, button: str):
-    """Headless Chromium on a page of the UI, once `button` is there; yields the page and it."""
+def ui_page(chromium: str, server: DagsterDev, path: str, button: str, **page_options):
+    """Headless Chromium on a page of the UI, once `button` is there; yields the page and it.
+    `page_options` go to Playwright's `new_page` (`http_credentials`, say)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
     from playwright.sync_api import sync_playwright
 
@@ -331,7 +332,7 @@ def ui_page(chromium: str, server: DagsterDev, path: str, button: str):
             ],
         )
         try:
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page = browser.new_page(viewport={"width": 1440, "height": 900}, **page_options)
             page.goto(f"{server.url}{path}")
             found = page.get_by_role("button", name=button)
             found.wait_for()

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -53,6 +54,7 @@ mutation LaunchRun($params: ExecutionParams!) {
     ... on PythonError { message }
     ... on InvalidSubsetError { message }
     ... on RunConfigValidationInvalid { errors { message } }
+    ... on UnauthorizedError { message }
   }
 }
 """
@@ -111,6 +113,10 @@ class DagsterDev:
     log: Path
     process: subprocess.Popen
     workspace: Path = PROJECT_DIR / "workspace.yaml"
+    # Sent with every request, such as a login for a proxy in front of the webserver.
+    headers: Mapping[str, str] = field(default_factory=dict)
+    # The certificate an https:// `url` is checked against (a test's own, self-signed).
+    cafile: Path | None = None
 
     @property
     def csv_dir(self) -> Path:
@@ -120,9 +126,10 @@ class DagsterDev:
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
         request = urllib.request.Request(
-            f"{self.url}/graphql", body, {"Content-Type": "application/json"}
+            f"{self.url}/graphql", body, {"Content-Type": "application/json", **self.headers}
         )
-        with urllib.request.urlopen(request, timeout=30) as response:
+        context = ssl.create_default_context(cafile=self.cafile) if self.cafile else None
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
             payload = json.load(response)
         if payload.get("errors"):
             raise RuntimeError(f"GraphQL errors: {payload['errors']}")

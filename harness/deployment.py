@@ -1,6 +1,6 @@
 """The code location deployed as docs/deploying.md does it: a gRPC code server, the
-webserver and the daemon as three separate processes sharing deploy/dagster.yaml, whose
-storage is a PostgreSQL server."""
+webserver and the daemon as three separate processes, each started by deploy/serve as the
+systemd units start it, sharing deploy/dagster.yaml, whose storage is a PostgreSQL server."""
 
 import os
 import shutil
@@ -19,17 +19,34 @@ from harness.postgres import Postgres
 DEPLOY = PROJECT_DIR / "deploy"
 
 
+SERVE = DEPLOY / "serve"
+
+
 @dataclass
 class Deployment(DagsterDev):
     home: Path = DEPLOY
     daemon: subprocess.Popen | None = None
 
     def start_daemon(self) -> None:
-        self.daemon = start(
-            [BIN / "dagster-daemon", "run", "-w", self.workspace],
-            self.env,
-            self.home / "daemon.log",
-        )
+        self.daemon = start([SERVE, "daemon"], self.env, self.home / "daemon.log")
+
+    @contextmanager
+    def viewer(self, timeout: float = 180) -> Iterator[DagsterDev]:
+        """The read-only webserver, on DAGSTER_VIEWER_PORT, until the block ends."""
+        log = self.home / "viewer.log"
+        process = start([SERVE, "viewer"], self.env, log)
+        try:
+            viewer = DagsterDev(
+                url=f"http://127.0.0.1:{self.env['DAGSTER_VIEWER_PORT']}",
+                env=self.env,
+                log=log,
+                process=process,
+                workspace=self.workspace,
+            )
+            viewer._wait_until_loaded(timeout)
+            yield viewer
+        finally:
+            stop(process)
 
     def kill_daemon(self) -> None:
         """SIGKILL to the daemon and anything it started, as when its machine goes away."""
@@ -84,7 +101,7 @@ def deployment(
     mode's settings); `instance` the dagster.yaml copied into `home`."""
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(instance, home / "dagster.yaml")
-    code_port, web_port = free_port(), free_port()
+    code_port, web_port, viewer_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         **postgres.dagster_env(),
@@ -92,6 +109,8 @@ def deployment(
         "DAGSTER_HOME": str(home),
         "DAGSTER_CODE_SERVER_HOST": "127.0.0.1",
         "DAGSTER_CODE_SERVER_PORT": str(code_port),
+        "DAGSTER_WEBSERVER_PORT": str(web_port),
+        "DAGSTER_VIEWER_PORT": str(viewer_port),
         "SALES_CSV_DIR": str(csv_dir),
         # As under `dagster dev`: the charts and the request folder stay out of the checkout.
         "SALES_CHART_DIR": str(home / "charts"),
@@ -100,20 +119,11 @@ def deployment(
     }
     workspace = DEPLOY / "workspace.yaml"
     with ExitStack() as stack:
-        code_server = start(
-            [BIN / "dagster", "code-server", "start", "-h", "127.0.0.1", "-p", code_port]
-            + ["-m", "etl_tutorial.definitions"],
-            env,
-            home / "code_server.log",
-        )
+        code_server = start([SERVE, "code-server"], env, home / "code_server.log")
         stack.callback(stop, code_server)
         # The webserver and daemon load the code location once, when they start.
         _wait_for_code_server(code_server, code_port, env, home / "code_server.log", timeout)
-        webserver = start(
-            [BIN / "dagster-webserver", "-h", "127.0.0.1", "-p", web_port, "-w", workspace],
-            env,
-            home / "webserver.log",
-        )
+        webserver = start([SERVE, "webserver"], env, home / "webserver.log")
         stack.callback(stop, webserver)
         server = Deployment(
             url=f"http://127.0.0.1:{web_port}",
