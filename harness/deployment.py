@@ -116,6 +116,8 @@ def deployment(
         "SALES_CHART_DIR": str(home / "charts"),
         "ADHOC_REQUEST_DIR": str(home / "requests"),
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        # deploy/serve runs Dagster from this virtual environment, the one running the test.
+        "VIRTUAL_ENV": str(BIN.parent),
     }
     workspace = DEPLOY / "workspace.yaml"
     with ExitStack() as stack:
