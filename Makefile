@@ -1,4 +1,6 @@
 VENV ?= .venv
+# The Python the virtual environments are made from.
+PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 3000
 # Recipes run with the project's virtual environment active.
@@ -41,13 +43,13 @@ install-lake: $(LAKE_STAMP)
 
 # Exactly the locked versions, checked against their hashes; then the project itself.
 $(STAMP): $(LOCK) pyproject.toml
-	test -d $(VENV) || python3 -m venv $(VENV)
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 $(LAKE_STAMP): $(LAKE_LOCK) pyproject.toml
-	test -d $(LAKE_VENV) || python3 -m venv $(LAKE_VENV)
+	test -d $(LAKE_VENV) || $(PYTHON) -m venv $(LAKE_VENV)
 	$(LAKE_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r $(LAKE_LOCK)
 	$(LAKE_VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@

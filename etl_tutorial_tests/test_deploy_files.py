@@ -45,6 +45,8 @@ def test_the_settings_file_is_created_owner_only_with_a_new_password(tmp_path):
     settings = _settings(first)
     assert set(settings) == SETTINGS
     assert settings["DAGSTER_HOME"] == str(DEPLOY)
+    # The code server's gRPC port has no login either: it can start runs.
+    assert settings["DAGSTER_CODE_SERVER_HOST"] == "127.0.0.1"
     assert len(settings["DAGSTER_PG_PASSWORD"]) == 32
     assert settings["DAGSTER_PG_PASSWORD"] != _settings(second)["DAGSTER_PG_PASSWORD"]
 

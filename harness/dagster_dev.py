@@ -235,7 +235,9 @@ class DagsterDev:
             time.sleep(1)
         raise TimeoutError(f"backfill {backfill_id} still running after {timeout:.0f} s")
 
-    def _wait_until_loaded(self, timeout: float) -> None:
+    def _wait_until_loaded(self, timeout: float, unreachable_at_first: bool = False) -> None:
+        """Waits for the code location to load; a load error fails at once, unless the code
+        server may not be serving yet (`unreachable_at_first`): then only the timeout does."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -248,9 +250,10 @@ class DagsterDev:
                 entries = []
             if entries and all(entry["loadStatus"] == "LOADED" for entry in entries):
                 errors = [e["locationOrLoadError"] for e in entries]
-                if any(error["__typename"] == "PythonError" for error in errors):
+                if not any(error["__typename"] == "PythonError" for error in errors):
+                    return
+                if not unreachable_at_first:
                     raise RuntimeError(f"code location failed to load: {errors}")
-                return
             time.sleep(0.5)
         raise TimeoutError(
             f"{self.url} not ready after {timeout:.0f} s:\n{self.log.read_text()[-3000:]}"

@@ -54,6 +54,12 @@ class Deployment(DagsterDev):
         self.daemon.wait(timeout=30)
 
 
+def _settings(path: Path) -> dict[str, str]:
+    """The KEY=value lines of a settings file, as systemd's EnvironmentFile reads them."""
+    lines = path.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
 def start(command: list, env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("a") as log_file:
         return subprocess.Popen(
@@ -101,13 +107,18 @@ def deployment(
     mode's settings); `instance` the dagster.yaml copied into `home`."""
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(instance, home / "dagster.yaml")
+    # The settings deploy/create-env-file writes, with this test's PostgreSQL server, ports and
+    # folders in place of a machine's.
+    subprocess.run(
+        [SERVE.parent / "create-env-file", home / "dagster.env"], check=True, capture_output=True
+    )
     code_port, web_port, viewer_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
+        **_settings(home / "dagster.env"),
         **postgres.dagster_env(),
         **warehouse,
         "DAGSTER_HOME": str(home),
-        "DAGSTER_CODE_SERVER_HOST": "127.0.0.1",
         "DAGSTER_CODE_SERVER_PORT": str(code_port),
         "DAGSTER_WEBSERVER_PORT": str(web_port),
         "DAGSTER_VIEWER_PORT": str(viewer_port),
@@ -116,15 +127,18 @@ def deployment(
         "SALES_CHART_DIR": str(home / "charts"),
         "ADHOC_REQUEST_DIR": str(home / "requests"),
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        # deploy/serve runs Dagster from this virtual environment, the one running the test.
-        "VIRTUAL_ENV": str(BIN.parent),
     }
+    # deploy/serve runs Dagster from the checkout's .venv, as under systemd, which sets no
+    # VIRTUAL_ENV; from lake mode's .venv-lake when the test runs there.
+    env.pop("VIRTUAL_ENV", None)
+    if BIN.parent != PROJECT_DIR / ".venv":
+        env["VIRTUAL_ENV"] = str(BIN.parent)
     workspace = DEPLOY / "workspace.yaml"
     with ExitStack() as stack:
+        # All three at once, as systemd starts them at boot: the webserver and the daemon load
+        # the code location once the code server serves it, and again whenever it restarts.
         code_server = start([SERVE, "code-server"], env, home / "code_server.log")
         stack.callback(stop, code_server)
-        # The webserver and daemon load the code location once, when they start.
-        _wait_for_code_server(code_server, code_port, env, home / "code_server.log", timeout)
         webserver = start([SERVE, "webserver"], env, home / "webserver.log")
         stack.callback(stop, webserver)
         server = Deployment(
@@ -137,5 +151,6 @@ def deployment(
         )
         server.start_daemon()
         stack.callback(lambda: stop(server.daemon))
-        server._wait_until_loaded(timeout)
+        _wait_for_code_server(code_server, code_port, env, home / "code_server.log", timeout)
+        server._wait_until_loaded(timeout, unreachable_at_first=True)
         yield server

@@ -94,6 +94,10 @@ def nginx_proxy(
         _installed(
             CONFIG / "dagster.conf",
             [
+                # A test's nginx listens on IPv4's loopback only.
+                ("    listen [::]:80;\n", ""),
+                ("    listen [::]:443 ssl;\n", ""),
+                ("    listen [::]:8443 ssl;\n", ""),
                 ("listen 80;", f"listen 127.0.0.1:{plain};"),
                 ("listen 443 ssl;", f"listen 127.0.0.1:{https} ssl;"),
                 ("listen 8443 ssl;", f"listen 127.0.0.1:{viewer_https} ssl;"),
