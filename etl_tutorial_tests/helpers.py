@@ -4,6 +4,8 @@ import csv
 import fcntl
 import functools
 import html
+import os
+import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -159,6 +161,20 @@ def write_two_million_sales(csv_dir: Path) -> None:
         # COPY takes no parameter for its target; this is the test's own folder.
         conn.execute(f"copy ({repeated}) to '{csv_dir / 'big.csv'}' (header)", [str(sales)])
     (csv_dir / "big.csv").replace(sales)
+
+
+def kill_once_writing(pid: int, database: Path, size: int, timeout: float = 120) -> float:
+    """SIGKILLs process `pid` as soon as `database` has grown past `size` bytes, while a load
+    is writing rows, uncommitted: DuckDB writes a large insert's row groups into the file
+    before its commit, which comes a few tenths of a second later for two million sales, after
+    the audits. Returns the time of the kill."""
+    deadline = time.monotonic() + timeout
+    while database.stat().st_size <= size:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing was written to {database.name} in {timeout:.0f} s")
+        time.sleep(0.005)
+    os.kill(pid, signal.SIGKILL)
+    return time.time()
 
 
 def changed_tables(database: Path, before: Path) -> list[str]:

@@ -1,12 +1,10 @@
 """Hostile values, a process killed mid-write, and writers racing for the DuckDB file."""
 
-import os
 import shutil
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
@@ -22,6 +20,7 @@ from etl_tutorial.metadata import table_metadata
 from etl_tutorial.publishing import rewrite_partitions
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import (
+    kill_once_writing,
     project_resources,
     rewrite_csv,
     snapshot,
@@ -158,14 +157,14 @@ def test_killing_a_materialization_mid_write_keeps_the_previous_tables(
     big_csv = csv_dir / "sales_data.csv"
     write_two_million_sales(csv_dir)
     assert child.stdout.readline().strip() == "ready"
+    size = database.stat().st_size
     child.stdin.write("go\n")
     child.stdin.flush()
 
     for line in child.stderr:
         if 'Started execution of step "sales_data"' in line:
             break
-    time.sleep(0.5)
-    os.kill(child.pid, signal.SIGKILL)
+    kill_once_writing(child.pid, database, size)
     assert child.wait(timeout=30) == -signal.SIGKILL
     assert "STEP_SUCCESS" not in child.stderr.read(), "the load finished before the kill"
 

@@ -1,16 +1,14 @@
 """A run whose process is killed mid-write under `dagster dev`: it is marked failed, its pool
 slot is freed, the next queued run goes, and the tables keep their last good rows."""
 
-import os
 import re
 import shutil
-import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from etl_tutorial_tests.helpers import opened, write_two_million_sales
+from etl_tutorial_tests.helpers import kill_once_writing, opened, write_two_million_sales
 from harness.dagster_dev import DagsterDev, dagster_dev
 
 # Starts a `dagster dev` of its own and loads two million rows: about a minute.
@@ -38,19 +36,20 @@ def _events(server: DagsterDev, run_id: str) -> list[dict]:
     return logs.get("events", [])
 
 
-def _pid_once_writing(server: DagsterDev, run_id: str, timeout: float = 120) -> int:
-    """The pid of the run's process, once its sales_data step has started."""
+def _pid(server: DagsterDev, run_id: str) -> int | None:
+    """The pid of the run's process, once the run has said it (before its first step)."""
+    events = _events(server, run_id)
+    pids = [int(found[1]) for e in events if (found := PID.search(e.get("message", "")))]
+    return pids[0] if pids else None
+
+
+def _pid_once_started(server: DagsterDev, run_id: str, timeout: float = 120) -> int:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        events = _events(server, run_id)
-        started = any(
-            e.get("eventType") == "STEP_START" and e.get("stepKey") == "sales_data" for e in events
-        )
-        pids = [int(found[1]) for e in events if (found := PID.search(e.get("message", "")))]
-        if started and pids:
-            return pids[0]
-        time.sleep(0.2)
-    raise TimeoutError(f"run {run_id} did not start its sales_data step in {timeout:.0f} s")
+    while (pid := _pid(server, run_id)) is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"run {run_id} did not start in {timeout:.0f} s")
+        time.sleep(0.05)
+    return pid
 
 
 def test_a_killed_run_fails_frees_the_pool_and_the_next_queued_run_succeeds(tmp_path, sample_csvs):
@@ -65,11 +64,9 @@ def test_a_killed_run_fails_frees_the_pool_and_the_next_queued_run_succeeds(tmp_
             last_good = conn.execute("select * from sales_data order by all").fetchall()
         write_two_million_sales(csv_dir)
 
+        size = database.stat().st_size
         killed_id = server.launch_run(["sales_data"])
-        pid = _pid_once_writing(server, killed_id)
-        time.sleep(0.5)
-        os.kill(pid, signal.SIGKILL)
-        killed_at = time.time()
+        killed_at = kill_once_writing(_pid_once_started(server, killed_id), database, size)
         # Queued behind the killed run's pool slot.
         next_id = server.launch_run(["products"])
 
