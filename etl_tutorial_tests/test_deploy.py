@@ -19,7 +19,13 @@ import pytest
 from etl_tutorial.definitions import monthly_partition, product_category_partition
 from etl_tutorial_tests import expected
 from etl_tutorial_tests.helpers import PARTITIONED, UNPARTITIONED, distinct_rows, ui_page
-from harness.dagster_dev import LAUNCH_RUN, LOCATION_STATUS, DagsterDev, assets_per_run
+from harness.dagster_dev import (
+    LAUNCH_RUN,
+    LOCATION_STATUS,
+    DagsterDev,
+    assets_per_run,
+    run_params,
+)
 from harness.deployment import Deployment, deployment
 from harness.postgres import Postgres
 from harness.proxy import Proxy, nginx_binary, nginx_proxy
@@ -159,17 +165,7 @@ def _request(
 
 def _launch(proxy: Proxy, url: str, headers: dict[str, str]) -> http.client.HTTPResponse:
     """What "Materialize" sends: a launchRun mutation, posted to /graphql."""
-    variables = {
-        "params": {
-            "selector": {
-                "repositoryLocationName": "etl_tutorial",
-                "repositoryName": "__repository__",
-                "jobName": "__ASSET_JOB",
-                "assetSelection": [{"path": ["products"]}],
-            },
-            "mode": "default",
-        }
-    }
+    variables = {"params": run_params("etl_tutorial", ["products"])}
     body = json.dumps({"query": LAUNCH_RUN, "variables": variables})
     return _request(
         proxy,

@@ -11,8 +11,8 @@ import subprocess
 import pytest
 
 from etl_tutorial.paths import PROJECT_DIR
+from harness.deployment import DEPLOY, read_settings
 
-DEPLOY = PROJECT_DIR / "deploy"
 # The processes docs/deploying.md has systemd start from the template unit.
 INSTANCES = ("code-server", "webserver", "daemon", "viewer")
 # Every setting deploy/serve and deploy/dagster.yaml read.
@@ -30,11 +30,6 @@ SETTINGS = {
 }
 
 
-def _settings(path) -> dict[str, str]:
-    lines = path.read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
-
-
 def test_the_settings_file_is_created_owner_only_with_a_new_password(tmp_path):
     first, second = tmp_path / "first.env", tmp_path / "second.env"
 
@@ -42,13 +37,13 @@ def test_the_settings_file_is_created_owner_only_with_a_new_password(tmp_path):
         subprocess.run([DEPLOY / "create-env-file", path], check=True, capture_output=True)
 
     assert stat.S_IMODE(first.stat().st_mode) == 0o600
-    settings = _settings(first)
+    settings = read_settings(first)
     assert set(settings) == SETTINGS
     assert settings["DAGSTER_HOME"] == str(DEPLOY)
     # The code server's gRPC port has no login either: it can start runs.
     assert settings["DAGSTER_CODE_SERVER_HOST"] == "127.0.0.1"
     assert len(settings["DAGSTER_PG_PASSWORD"]) == 32
-    assert settings["DAGSTER_PG_PASSWORD"] != _settings(second)["DAGSTER_PG_PASSWORD"]
+    assert settings["DAGSTER_PG_PASSWORD"] != read_settings(second)["DAGSTER_PG_PASSWORD"]
 
 
 def test_the_settings_file_is_never_overwritten_and_never_committed(tmp_path):

@@ -95,6 +95,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def run_params(location: str, asset_names: Sequence[str]) -> dict:
+    """LAUNCH_RUN's parameters for one run of the assets (and their checks) in `location`."""
+    return {
+        "selector": {
+            "repositoryLocationName": location,
+            "repositoryName": "__repository__",
+            "jobName": "__ASSET_JOB",
+            "assetSelection": [{"path": [name]} for name in asset_names],
+        },
+        "mode": "default",
+        "executionMetadata": {"tags": []},
+    }
+
+
 def assets_per_run(backfill: dict) -> list[tuple[str, ...]]:
     """The assets each of a backfill's runs materializes (its asset selection), sorted."""
     return sorted(
@@ -191,17 +205,8 @@ class DagsterDev:
             entry["name"]
             for entry in self.graphql(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
         ]
-        params = {
-            "selector": {
-                "repositoryLocationName": location,
-                "repositoryName": "__repository__",
-                "jobName": "__ASSET_JOB",
-                "assetSelection": [{"path": [name]} for name in asset_names],
-            },
-            "mode": "default",
-            "executionMetadata": {"tags": []},
-        }
-        result = self.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
+        result = self.graphql(LAUNCH_RUN, {"params": run_params(location, asset_names)})
+        result = result["launchRun"]
         if result["__typename"] != "LaunchRunSuccess":
             raise RuntimeError(f"run not launched: {result}")
         return result["run"]["runId"]

@@ -17,8 +17,6 @@ from harness.dagster_dev import BIN, DagsterDev, free_port, stop
 from harness.postgres import Postgres
 
 DEPLOY = PROJECT_DIR / "deploy"
-
-
 SERVE = DEPLOY / "serve"
 
 
@@ -54,7 +52,7 @@ class Deployment(DagsterDev):
         self.daemon.wait(timeout=30)
 
 
-def _settings(path: Path) -> dict[str, str]:
+def read_settings(path: Path) -> dict[str, str]:
     """The KEY=value lines of a settings file, as systemd's EnvironmentFile reads them."""
     lines = path.read_text().splitlines()
     return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
@@ -110,12 +108,12 @@ def deployment(
     # The settings deploy/create-env-file writes, with this test's PostgreSQL server, ports and
     # folders in place of a machine's.
     subprocess.run(
-        [SERVE.parent / "create-env-file", home / "dagster.env"], check=True, capture_output=True
+        [DEPLOY / "create-env-file", home / "dagster.env"], check=True, capture_output=True
     )
     code_port, web_port, viewer_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
-        **_settings(home / "dagster.env"),
+        **read_settings(home / "dagster.env"),
         **postgres.dagster_env(),
         **warehouse,
         "DAGSTER_HOME": str(home),
